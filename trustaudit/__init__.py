@@ -1,0 +1,58 @@
+"""trustaudit: audit ML models for trustworthiness and grade how open their release is.
+
+Public API (imported lazily so that ``import trustaudit`` and ``trustaudit --help`` stay fast)::
+
+    from trustaudit import audit, load_bundle, AuditReport, Status
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuditReport",
+    "Bundle",
+    "Check",
+    "CheckOutput",
+    "CheckParams",
+    "Status",
+    "__version__",
+    "audit",
+    "load_bundle",
+    "load_report",
+    "load_rubric",
+    "score_openness",
+    "write_report",
+]
+
+_LAZY = {
+    "audit": "trustaudit.api",
+    "write_report": "trustaudit.api",
+    "load_report": "trustaudit.api",
+    "AuditReport": "trustaudit.results",
+    "Status": "trustaudit.results",
+    "Bundle": "trustaudit.bundle",
+    "load_bundle": "trustaudit.bundle",
+    "Check": "trustaudit.checks.base",
+    "CheckOutput": "trustaudit.checks.base",
+    "CheckParams": "trustaudit.checks.base",
+    "load_rubric": "trustaudit.rubrics",
+    "score_openness": "trustaudit.openness",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from trustaudit.api import audit, load_report, write_report
+    from trustaudit.bundle import Bundle, load_bundle
+    from trustaudit.checks.base import Check, CheckOutput, CheckParams
+    from trustaudit.results import AuditReport, Status
+    from trustaudit.rubrics import load_rubric
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'trustaudit' has no attribute {name!r}")

@@ -1,0 +1,330 @@
+"""Load and validate a model bundle: manifest, safe path resolution, data, model, protected attributes."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trustaudit.bundle import models as M
+from trustaudit.bundle.manifest import (
+    MANIFEST_NAME,
+    SUPPORTED_TASKS,
+    DataSpec,
+    Manifest,
+    ProtectedSpec,
+    load_manifest,
+)
+from trustaudit.errors import BundleError, ModelLoadError
+from trustaudit.results import FileDigest
+
+
+def resolve_inside(root: Path, rel: str | Path, what: str = "path") -> Path:
+    """Resolve ``rel`` against ``root`` and refuse anything that ends up outside it.
+
+    Absolute paths, ``..`` segments that climb out and symlinks pointing outside are all refused.
+    """
+    rel_s = str(rel)
+    if not rel_s.strip():
+        raise BundleError(f"{what} is empty; give a path relative to the bundle directory")
+    p = Path(rel_s)
+    if p.is_absolute() or rel_s.startswith(("/", "\\")) or (len(rel_s) > 1 and rel_s[1] == ":"):
+        raise BundleError(f"{what} '{rel_s}' is absolute; use a path relative to the bundle directory")
+    root_r = root.resolve()
+    target = (root_r / p).resolve()
+    if target != root_r and root_r not in target.parents:
+        reason = "is a symlink pointing" if (root_r / p).is_symlink() or ".." not in p.parts else "leads"
+        raise BundleError(
+            f"{what} '{rel_s}' {reason} outside the bundle ({target}); keep every file inside the bundle directory"
+        )
+    return target
+
+
+def sha256_file(path: Path) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    if path.is_dir():
+        for f in sorted(p for p in path.rglob("*") if p.is_file()):
+            h.update(str(f.relative_to(path)).encode())
+            hf, n = sha256_file(f)
+            h.update(hf.encode())
+            size += n
+        return h.hexdigest(), size
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def read_table(path: Path, what: str = "data") -> pd.DataFrame:
+    name = path.name.lower()
+    try:
+        if name.endswith((".parquet", ".pq")):
+            return pd.read_parquet(path)
+        if name.endswith((".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zst", ".txt")):
+            return pd.read_csv(path, low_memory=False)
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise BundleError(f"{what} file {path.name} could not be read: {first}") from None
+    raise BundleError(f"{what} file {path.name}: unsupported type; use CSV (.csv, .csv.gz) or Parquet (.parquet)")
+
+
+@dataclass
+class ProtectedAttribute:
+    """A protected attribute resolved against the data: a boolean mask of privileged rows."""
+
+    name: str
+    spec: ProtectedSpec
+    privileged: np.ndarray  # bool per row
+    valid: np.ndarray  # bool per row: value present (and in privileged/unprivileged sets)
+    values: pd.Series  # the raw column (for per-value groups)
+
+    @property
+    def is_threshold(self) -> bool:
+        return self.spec.threshold() is not None
+
+    def describe(self) -> str:
+        return self.spec.describe()
+
+
+def _value_matches(series: pd.Series, values: list[Any]) -> np.ndarray:
+    as_str = series.astype(object).where(series.notna(), None).map(lambda v: None if v is None else str(v))
+    wanted = {str(v) for v in values}
+    return as_str.isin(wanted).to_numpy()
+
+
+def resolve_protected(df: pd.DataFrame, protected: dict[str, ProtectedSpec]) -> dict[str, ProtectedAttribute]:
+    out: dict[str, ProtectedAttribute] = {}
+    for name, spec in protected.items():
+        if name not in df.columns:
+            close = _closest(name, list(df.columns))
+            raise BundleError(
+                f"protected attribute '{name}' is not a column of the data{close}; fix protected: in the manifest"
+            )
+        col = df[name]
+        present = col.notna().to_numpy()
+        thr = spec.threshold()
+        if thr is not None:
+            if not pd.api.types.is_numeric_dtype(col):
+                raise BundleError(
+                    f"protected attribute '{name}' uses the numeric threshold '{thr}' but the column is not numeric"
+                )
+            priv = np.asarray(thr.mask(col.fillna(np.nan).to_numpy()), dtype=bool) & present
+            valid = present
+        else:
+            assert isinstance(spec.privileged, list)
+            priv = _value_matches(col, spec.privileged)
+            if not priv.any():
+                seen = ", ".join(sorted({str(v) for v in col.dropna().unique()})[:8])
+                raise BundleError(
+                    f"privileged value(s) {spec.privileged} of '{name}' never occur in the data "
+                    f"(values seen: {seen}); fix protected.{name}.privileged"
+                )
+            if spec.unprivileged is not None:
+                unpriv = _value_matches(col, spec.unprivileged)
+                if not unpriv.any():
+                    raise BundleError(
+                        f"unprivileged value(s) {spec.unprivileged} of '{name}' never occur in the data; "
+                        f"fix protected.{name}.unprivileged"
+                    )
+                valid = priv | unpriv
+            else:
+                valid = present
+        if not (valid & ~priv).any():
+            raise BundleError(
+                f"protected attribute '{name}': the unprivileged group is empty (every row is privileged); "
+                "check the privileged definition"
+            )
+        if not (valid & priv).any():
+            raise BundleError(f"protected attribute '{name}': the privileged group is empty; check its definition")
+        out[name] = ProtectedAttribute(name, spec, priv, valid, col)
+    return out
+
+
+def _closest(name: str, choices: list[str]) -> str:
+    import difflib
+
+    m = difflib.get_close_matches(name, [str(c) for c in choices], n=1)
+    return f" (did you mean '{m[0]}'?)" if m else ""
+
+
+def encode_labels(series: pd.Series, favorable: Any, what: str) -> np.ndarray:
+    """1 where the value equals the favourable label, else 0 (compared as text so 1 == '1')."""
+    if series.isna().any():
+        n = int(series.isna().sum())
+        raise BundleError(f"{what} has {n} missing value(s); drop or fill those rows before auditing")
+    fav = _label_text(favorable)
+    text = series.map(_label_text)
+    y = (text == fav).to_numpy()
+    if not y.any():
+        seen = ", ".join(sorted(set(text.unique()))[:8])
+        raise BundleError(
+            f"favorable_label {favorable!r} never occurs in {what} (values seen: {seen}); fix data.favorable_label"
+        )
+    return y.astype(np.int8)
+
+
+def _label_text(v: Any) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    return str(v).strip()
+
+
+@dataclass
+class Bundle:
+    """A loaded bundle: everything an audit needs, with its file digests."""
+
+    manifest: Manifest
+    root: Path | None
+    data: pd.DataFrame
+    model: M.ModelAdapter | None
+    files: list[FileDigest] = field(default_factory=list)
+    training_data: pd.DataFrame | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def spec(self) -> DataSpec:
+        return self.manifest.data
+
+    def feature_columns(self) -> list[str]:
+        if self.spec.features:
+            return list(self.spec.features)
+        if self.model is not None and self.model.feature_names:
+            return list(self.model.feature_names)
+        drop = {self.spec.label, self.spec.prediction, self.spec.score}
+        return [c for c in self.data.columns if c not in drop]
+
+    def resolve(self, rel: str, what: str = "path") -> Path:
+        if self.root is None:
+            raise BundleError(f"{what} '{rel}' cannot be resolved for an in-memory audit")
+        return resolve_inside(self.root, rel, what)
+
+
+def _load_model(manifest: Manifest, root: Path, allow_unsafe_pickle: bool) -> tuple[M.ModelAdapter, Path]:
+    assert manifest.model is not None
+    spec = manifest.model
+    path = resolve_inside(root, spec.path, "model.path")
+    if not path.exists():
+        raise BundleError(f"model file '{spec.path}' does not exist in the bundle; fix model.path")
+    fmt = spec.format
+    if fmt == "skops":
+        return M.load_skops(path, spec.trusted_types), path
+    if fmt == "onnx":
+        return M.load_onnx(path), path
+    if fmt == "xgboost":
+        return M.load_xgboost(path), path
+    if fmt == "lightgbm":
+        return M.load_lightgbm(path), path
+    if fmt == "mlflow":
+        return M.load_mlflow(path, allow_unsafe_pickle, lambda base, rel: resolve_inside(base, rel, "MLmodel path")), path
+    if fmt in ("joblib", "pickle"):
+        return M.load_unsafe_pickle(path, fmt, allow_unsafe_pickle), path
+    raise ModelLoadError(f"unsupported model format '{fmt}'")  # pragma: no cover - Literal guards this
+
+
+def validate_data(manifest: Manifest, df: pd.DataFrame, source: str) -> None:
+    spec = manifest.data
+    cols = list(df.columns)
+    if len(df) == 0:
+        raise BundleError(f"{source} has no rows")
+    if spec.label not in df.columns:
+        raise BundleError(f"label column '{spec.label}' is not in {source}{_closest(spec.label, cols)}; fix data.label")
+    for key in ("prediction", "score"):
+        col = getattr(spec, key)
+        if col is not None and col not in df.columns:
+            raise BundleError(f"data.{key} column '{col}' is not in {source}{_closest(col, cols)}")
+    if spec.features:
+        missing = [c for c in spec.features if c not in df.columns]
+        if missing:
+            raise BundleError(f"data.features names columns missing from {source}: {', '.join(missing)}")
+    for name in manifest.immutable:
+        if name not in df.columns:
+            raise BundleError(f"immutable column '{name}' is not in {source}{_closest(name, cols)}")
+    if manifest.model is None and spec.prediction is None:
+        raise BundleError(
+            "the manifest has neither a model nor data.prediction; add a model section or a column of predictions"
+        )
+    encode_labels(df[spec.label], spec.favorable_label, f"label column '{spec.label}'")
+    if spec.prediction is not None and df[spec.prediction].isna().any():
+        raise BundleError(f"prediction column '{spec.prediction}' has missing values")
+    if spec.score is not None:
+        s = pd.to_numeric(df[spec.score], errors="coerce")
+        if s.isna().any() or (s < 0).any() or (s > 1).any():
+            raise BundleError(f"score column '{spec.score}' must hold probabilities between 0 and 1")
+
+
+def check_task(manifest: Manifest, df: pd.DataFrame | None) -> None:
+    if manifest.task not in SUPPORTED_TASKS:
+        raise BundleError(
+            f"task '{manifest.task}' is not supported yet; trustaudit audits binary-classification models "
+            "(for multiclass, audit one class against the rest with a binary label column)"
+        )
+    if df is None:
+        return
+    n = df[manifest.data.label].nunique(dropna=True)
+    if n > 2:
+        raise BundleError(
+            f"label column '{manifest.data.label}' has {n} distinct values but task is binary-classification; "
+            "give a binary label (favourable vs the rest)"
+        )
+
+
+def load_bundle(path: str | Path, *, allow_unsafe_pickle: bool = False, load_model: bool = True) -> Bundle:
+    """Load and validate a bundle directory. Raises :class:`BundleError`/:class:`ModelLoadError` on bad input."""
+    root = Path(path)
+    manifest = load_manifest(root)
+    files: list[FileDigest] = []
+    data_path = resolve_inside(root, manifest.data.path, "data.path")
+    if not data_path.is_file():
+        raise BundleError(f"data file '{manifest.data.path}' does not exist in the bundle; fix data.path")
+    check_task(manifest, None)
+    df = read_table(data_path, "data")
+    validate_data(manifest, df, f"data file '{manifest.data.path}'")
+    check_task(manifest, df)
+    resolve_protected(df, manifest.protected)
+    digest, size = sha256_file(data_path)
+    files.append(FileDigest(path=manifest.data.path, role="data", sha256=digest, bytes=size))
+
+    model: M.ModelAdapter | None = None
+    if manifest.model is not None:
+        mpath = resolve_inside(root, manifest.model.path, "model.path")
+        if not mpath.exists():
+            raise BundleError(f"model file '{manifest.model.path}' does not exist in the bundle; fix model.path")
+        if load_model:
+            model, mpath = _load_model(manifest, root, allow_unsafe_pickle)
+        digest, size = sha256_file(mpath)
+        files.insert(0, FileDigest(path=manifest.model.path, role="model", sha256=digest, bytes=size))
+
+    training: pd.DataFrame | None = None
+    if manifest.training_data is not None:
+        tpath = resolve_inside(root, manifest.training_data.path, "training_data.path")
+        if not tpath.is_file():
+            raise BundleError(
+                f"training data file '{manifest.training_data.path}' does not exist; fix training_data.path"
+            )
+        training = read_table(tpath, "training data")
+        digest, size = sha256_file(tpath)
+        files.append(
+            FileDigest(path=manifest.training_data.path, role="training_data", sha256=digest, bytes=size)
+        )
+    bundle = Bundle(manifest, root, df, model, files, training)
+    if model is not None:
+        X = df[bundle.feature_columns()]
+        M.check_columns(model, df)
+        M.finish_onnx(model, X)
+        if model.classes and len(model.classes) != 2:
+            raise ModelLoadError(
+                f"the model has {len(model.classes)} classes {model.classes}; trustaudit audits binary classifiers"
+            )
+    return bundle
+
+
+def manifest_path(root: Path) -> Path:
+    return root / MANIFEST_NAME

@@ -1,0 +1,79 @@
+"""The check protocol: what a plug-in check is and what it returns.
+
+A check is a class with an ``id`` (``family.name``), a ``category``, a ``version``, a pydantic ``Params`` model
+(frozen, with defaults) and a ``run(ctx, params)`` method that returns a :class:`CheckOutput`: measured metrics
+with evidence. It does not judge: rubric conditions are applied by the engine afterwards. A check that cannot
+run on a bundle raises :class:`trustaudit.errors.SkipCheck` with the reason (or declares it in ``requires``);
+any other exception is recorded as status ``error`` and the audit goes on.
+
+Checks are discovered through the ``trustaudit.checks`` entry-point group; the built-in checks are registered
+there too (see pyproject.toml), so third-party checks are first-class::
+
+    [project.entry-points."trustaudit.checks"]
+    "mycompany.calibration" = "mypkg.checks:CalibrationCheck"
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from trustaudit.results import Artifact, Metric, Table
+
+if TYPE_CHECKING:
+    from trustaudit.context import AuditContext
+
+Requirement = Literal["model", "predictions", "scores", "protected", "training_data", "bundle_dir"]
+
+
+class CheckParams(BaseModel):
+    """Base class of every check's parameters: frozen, unknown keys refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+@dataclass
+class CheckOutput:
+    """What a check measured. The engine turns it into a :class:`CheckResult`."""
+
+    metrics: list[Metric] = field(default_factory=list)
+    summary: str = ""
+    tables: list[Table] = field(default_factory=list)
+    evidence: dict[str, Any] = field(default_factory=dict)
+    artifacts: list[Artifact] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class Check:
+    """Base class for checks. Subclasses set the class attributes and implement :meth:`run`."""
+
+    id: ClassVar[str]
+    category: ClassVar[str]
+    title: ClassVar[str]
+    version: ClassVar[str] = "1.0"
+    description: ClassVar[str] = ""
+    Params: ClassVar[type[CheckParams]] = CheckParams
+    requires: ClassVar[frozenset[Requirement]] = frozenset()
+    #: False for checks that are expensive or opt-in: they run only when named by the rubric or --checks.
+    default_enabled: ClassVar[bool] = True
+
+    def run(self, ctx: AuditContext, params: Any) -> CheckOutput:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def skip_reason(self, ctx: AuditContext) -> str | None:
+        """Why this check cannot run on this bundle, from its declared requirements (None: it can run)."""
+        b = ctx.bundle
+        for req in sorted(self.requires):
+            if req == "model" and b.model is None:
+                return "the bundle has no model (predictions-only audit)"
+            if req == "scores" and b.model is None and b.spec.score is None:
+                return "neither a model nor a score column gives probabilities"
+            if req == "protected" and not b.manifest.protected:
+                return "the manifest declares no protected attributes"
+            if req == "training_data" and b.training_data is None:
+                return "the bundle declares no training data"
+            if req == "bundle_dir" and b.root is None:
+                return "an in-memory audit has no bundle directory"
+        return None

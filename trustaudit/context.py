@@ -1,0 +1,172 @@
+"""The audit context: the bundle plus everything expensive, computed once and shared by all checks."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trustaudit.bundle.loader import Bundle, ProtectedAttribute, encode_labels, resolve_protected
+
+
+class AuditContext:
+    """Shared, lazily computed state for one audit.
+
+    Checks read ``y_true``, ``y_pred`` and ``scores`` (1 = favourable label) and never call the model for the
+    full-data predictions themselves: they are computed once here. ``sample`` gives seeded samples stratified
+    by protected group, cached per (size, purpose) so checks that ask for the same sample share it.
+    """
+
+    def __init__(self, bundle: Bundle, *, seed: int = 0, out_dir: Path | None = None) -> None:
+        self.bundle = bundle
+        self.seed = seed
+        self.out_dir = out_dir
+        self.prediction_s = 0.0
+        self._samples: dict[tuple[int, str], np.ndarray] = {}
+        self.cache: dict[str, Any] = {}  # for checks to share derived artefacts (e.g. a transformed matrix)
+
+    # -- data -------------------------------------------------------------------------------------
+    @property
+    def manifest(self) -> Any:
+        return self.bundle.manifest
+
+    @property
+    def data(self) -> pd.DataFrame:
+        return self.bundle.data
+
+    @property
+    def model(self) -> Any:
+        return self.bundle.model
+
+    @property
+    def training_data(self) -> pd.DataFrame | None:
+        return self.bundle.training_data
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.bundle.data)
+
+    @cached_property
+    def feature_columns(self) -> list[str]:
+        return self.bundle.feature_columns()
+
+    @cached_property
+    def X(self) -> pd.DataFrame:
+        """The model's input columns (a view-like selection of the evaluation data)."""
+        return self.bundle.data[self.feature_columns]
+
+    @cached_property
+    def y_true(self) -> np.ndarray:
+        spec = self.bundle.spec
+        return encode_labels(self.data[spec.label], spec.favorable_label, f"label column '{spec.label}'")
+
+    @cached_property
+    def protected(self) -> dict[str, ProtectedAttribute]:
+        return resolve_protected(self.data, self.bundle.manifest.protected)
+
+    # -- predictions (computed once) --------------------------------------------------------------
+    @cached_property
+    def _predictions(self) -> tuple[np.ndarray, np.ndarray | None]:
+        spec = self.bundle.spec
+        t0 = time.perf_counter()
+        if self.model is not None:
+            proba = self.model.predict_proba(self.X)
+            fav_idx = self.favorable_index
+            scores = proba[:, fav_idx]
+            y_pred = (proba.argmax(axis=1) == fav_idx).astype(np.int8)
+        else:
+            assert spec.prediction is not None
+            y_pred = encode_labels(self.data[spec.prediction], spec.favorable_label, f"prediction column '{spec.prediction}'")
+            scores = (
+                pd.to_numeric(self.data[spec.score]).to_numpy(dtype=float) if spec.score is not None else None
+            )
+        self.prediction_s += time.perf_counter() - t0
+        return y_pred, scores
+
+    @cached_property
+    def favorable_index(self) -> int:
+        """Column of predict_proba that holds the favourable label."""
+        from trustaudit.bundle.loader import _label_text
+
+        fav = _label_text(self.bundle.spec.favorable_label)
+        classes = [_label_text(c) for c in (self.model.classes if self.model is not None else [])]
+        if fav in classes:
+            return classes.index(fav)
+        if classes == ["0", "1"]:
+            # booster models output P(1); favourable must then be encoded as 1 in the label column
+            return 1
+        from trustaudit.errors import ModelLoadError
+
+        raise ModelLoadError(
+            f"favorable_label {self.bundle.spec.favorable_label!r} is not one of the model's classes {classes}; "
+            "fix data.favorable_label"
+        )
+
+    @property
+    def y_pred(self) -> np.ndarray:
+        return self._predictions[0]
+
+    @property
+    def scores(self) -> np.ndarray | None:
+        return self._predictions[1]
+
+    def predict_favorable_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """P(favourable) for new rows (e.g. perturbed copies) through the same model."""
+        if self.model is None:
+            raise RuntimeError("no model in this bundle")
+        return self.model.predict_proba(X)[:, self.favorable_index]
+
+    # -- seeded randomness and sampling -----------------------------------------------------------
+    def rng(self, purpose: str) -> np.random.Generator:
+        """A generator seeded from the audit seed and a purpose string: independent and reproducible."""
+        digest = hashlib.sha256(f"{self.seed}:{purpose}".encode()).digest()
+        return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+    def sample(self, n: int, purpose: str = "default", stratify: bool = True) -> np.ndarray:
+        """Sorted row indices of a seeded sample of at most ``n`` rows, stratified by protected groups."""
+        key = (n, purpose if not stratify else purpose + ":strat")
+        if key in self._samples:
+            return self._samples[key]
+        total = self.n_rows
+        if n >= total:
+            idx = np.arange(total)
+        else:
+            rng = self.rng(f"sample:{purpose}")
+            strata = self._strata() if stratify else np.zeros(total, dtype=np.int64)
+            idx = _stratified_sample(strata, n, rng)
+        self._samples[key] = idx
+        return idx
+
+    def _strata(self) -> np.ndarray:
+        if "strata" not in self.cache:
+            codes = np.zeros(self.n_rows, dtype=np.int64)
+            for attr in self.protected.values():
+                codes = codes * 2 + attr.privileged.astype(np.int64)
+            codes = codes * 2 + self.y_true.astype(np.int64)
+            self.cache["strata"] = codes
+        return np.asarray(self.cache["strata"])
+
+
+def _stratified_sample(strata: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Proportional allocation (largest remainder), at least one row per stratum where possible."""
+    values, counts = np.unique(strata, return_counts=True)
+    total = counts.sum()
+    exact = counts * n / total
+    alloc = np.floor(exact).astype(int)
+    alloc = np.maximum(alloc, np.minimum(1, counts))
+    remainder = n - alloc.sum()
+    if remainder > 0:
+        order = np.argsort(-(exact - np.floor(exact)), kind="stable")
+        for i in order[:remainder]:
+            if alloc[i] < counts[i]:
+                alloc[i] += 1
+    picked = []
+    for v, k in zip(values, alloc):
+        rows = np.flatnonzero(strata == v)
+        picked.append(rng.choice(rows, size=min(k, len(rows)), replace=False))
+    return np.sort(np.concatenate(picked))

@@ -1,0 +1,203 @@
+"""The typed result model: the one contract between checks, the engine and every renderer.
+
+An audit produces one :class:`AuditReport`. It is serialised to ``report.json``; HTML, PDF, Markdown,
+JUnit and SARIF are renderings of that file. Its JSON Schema is committed (``schemas/report.schema.json``)
+and a test fails when the model drifts from it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0"
+
+JSONValue = Any  # JSON-compatible data (dicts, lists, str, int, float, bool, None)
+
+
+class Status(str, Enum):
+    """Outcome of a condition, a check or the whole audit."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+    @property
+    def rank(self) -> int:
+        """Severity order used to combine statuses (higher is worse)."""
+        return _RANK[self]
+
+    @classmethod
+    def worst(cls, statuses: list[Status], default: Status | None = None) -> Status:
+        if not statuses:
+            return default if default is not None else cls.PASS
+        return max(statuses, key=lambda s: s.rank)
+
+
+_RANK = {Status.SKIPPED: 0, Status.PASS: 1, Status.WARN: 2, Status.ERROR: 3, Status.FAIL: 4}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Interval(_Model):
+    """A confidence interval around a metric's point estimate."""
+
+    low: float
+    high: float
+    level: float = Field(0.95, description="Confidence level, e.g. 0.95")
+    method: str = Field(description="How it was computed, e.g. 'bootstrap-percentile (1000)' or 'wilson'")
+
+
+class Metric(_Model):
+    """One measured number, with its sample size and uncertainty.
+
+    ``name`` is what rubric conditions refer to. ``subject`` says what was measured (e.g. ``sex=Female``
+    or ``sex: Female vs Male``); ``attribute`` names the protected attribute (or feature) when there is one.
+    """
+
+    name: str
+    value: float | None
+    ci: Interval | None = None
+    n: int | None = Field(None, description="Number of rows behind the value")
+    subject: str | None = None
+    attribute: str | None = None
+    group: str | None = None
+    reference: str | None = Field(None, description="Reference (privileged) group of a difference or ratio")
+    judged: bool = Field(True, description="False when the sample is too small to judge (reported only)")
+    note: str | None = None
+    unit: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}[{self.subject}]" if self.subject else self.name
+
+
+class ConditionResult(_Model):
+    """A rubric condition applied to one metric."""
+
+    condition: str = Field(description="Human-readable condition, e.g. 'disparate_impact >= 0.8'")
+    metric: str
+    subject: str | None = None
+    severity: Literal["fail", "warn"]
+    status: Status
+    observed: float | None = None
+    ci: Interval | None = None
+    judge: Literal["interval", "value"] = "interval"
+    message: str
+
+
+class Artifact(_Model):
+    """A file written beside report.json (e.g. an SVG plot), referenced by a relative path."""
+
+    path: str
+    media_type: str
+    title: str
+
+
+class Table(_Model):
+    """A small table of evidence for reports (columns + rows of JSON scalars)."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[JSONValue]]
+
+
+class CheckResult(_Model):
+    check_id: str
+    category: str
+    version: str
+    title: str
+    status: Status
+    summary: str = ""
+    params: dict[str, JSONValue] = Field(default_factory=dict)
+    metrics: list[Metric] = Field(default_factory=list)
+    conditions: list[ConditionResult] = Field(default_factory=list)
+    tables: list[Table] = Field(default_factory=list)
+    evidence: dict[str, JSONValue] = Field(default_factory=dict)
+    artifacts: list[Artifact] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    error: str | None = None
+    skipped_reason: str | None = None
+    duration_s: float = 0.0
+
+
+class FileDigest(_Model):
+    path: str = Field(description="Path relative to the bundle root")
+    role: str = Field(description="model | data | training_data | other")
+    sha256: str
+    bytes: int
+
+
+class BundleIdentity(_Model):
+    name: str
+    version: str
+    task: str
+    description: str | None = None
+    source: str | None = Field(None, description="Bundle directory, or 'in-memory' for the Python API")
+    model_format: str | None = None
+    model_type: str | None = None
+    files: list[FileDigest] = Field(default_factory=list)
+    n_rows: int
+    label: str
+    favorable_label: str
+    protected: dict[str, str] = Field(default_factory=dict, description="attribute -> privileged definition")
+
+
+class RubricRef(_Model):
+    name: str
+    version: str
+    source: str
+    sha256: str
+
+
+class ToolInfo(_Model):
+    name: str = "trustaudit"
+    version: str
+    python: str
+    platform: str
+
+
+class AuditReport(_Model):
+    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    report_id: str
+    created_at: datetime
+    tool: ToolInfo
+    packages: dict[str, str] = Field(default_factory=dict)
+    bundle: BundleIdentity
+    seed: int
+    rubric: RubricRef
+    checks: list[CheckResult]
+    verdict: Status
+    counts: dict[str, int] = Field(description="Number of checks by status")
+    duration_s: float
+    prediction_s: float = Field(0.0, description="Time spent computing predictions (once per audit)")
+    warnings: list[str] = Field(default_factory=list)
+
+    def check(self, check_id: str) -> CheckResult:
+        for c in self.checks:
+            if c.check_id == check_id:
+                return c
+        raise KeyError(check_id)
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict in (Status.PASS, Status.WARN)
+
+    def failures(self) -> list[tuple[CheckResult, ConditionResult]]:
+        return [
+            (c, cond) for c in self.checks for cond in c.conditions if cond.status in (Status.FAIL, Status.WARN)
+        ]
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> AuditReport:
+        return cls.model_validate_json(text)
