@@ -272,11 +272,20 @@ for _mod in _PLUGIN_MODULES:
 
 
 def main() -> None:
+    import os
+
     try:
-        app()
+        app(standalone_mode=True)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    except Exception as exc:  # never show a traceback to a user; keep it available for debugging
+        if os.environ.get("TRUSTAUDIT_DEBUG"):
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        typer.echo(f"error: internal error {type(exc).__name__}: {first} (set TRUSTAUDIT_DEBUG=1 for details)",
+                   err=True)
+        sys.exit(EXIT_INPUT)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -47,13 +47,34 @@ def _format_of(model: Path) -> str:
     return fmt
 
 
-def _infer_label(df: Any) -> str:
-    lowered = {str(c).lower(): str(c) for c in df.columns}
+def _model_hints(model: Path | None, fmt: str | None) -> tuple[list[str], list[str]]:
+    """(classes, feature names) of a safely loadable model, to tell the label from the features."""
+    if model is None or fmt not in ("skops", "onnx"):
+        return [], []
+    from trustaudit.bundle import models as M
+
+    try:
+        adapter = M.load_skops(model) if fmt == "skops" else M.load_onnx(model)
+    except Exception:
+        return [], []
+    return [str(c) for c in adapter.classes], list(adapter.feature_names or [])
+
+
+def _infer_label(df: Any, classes: list[str] | None = None, features: list[str] | None = None) -> str:
+    features = features or []
+    candidates = [c for c in df.columns if str(c) not in features and df[c].nunique() == 2]
+    if classes:
+        for c in candidates:
+            if {str(v) for v in df[c].dropna().unique()} == set(classes):
+                return str(c)
+    lowered = {str(c).lower(): str(c) for c in candidates}
     for n in LABEL_NAMES:
         if n in lowered and df[lowered[n]].nunique() == 2:
             return lowered[n]
+    if len(candidates) == 1:
+        return str(candidates[0])
     last = str(df.columns[-1])
-    if df[last].nunique() == 2:
+    if last in [str(c) for c in candidates]:
         return last
     raise BundleError("cannot infer the label column; pass --label COLUMN")
 
@@ -88,7 +109,9 @@ def scaffold(
     if not data.is_file():
         raise BundleError(f"data file {data} does not exist")
     df = read_table(data)
-    lab = label or _infer_label(df)
+    fmt = _format_of(model) if model is not None else None
+    classes, features = _model_hints(model, fmt)
+    lab = label or _infer_label(df, classes, features)
     if lab not in df.columns:
         raise BundleError(f"label column '{lab}' is not in {data.name}")
     fav: Any = favorable if favorable is not None else _infer_favorable(df[lab])
@@ -110,7 +133,7 @@ def scaffold(
     }
     pred_col = next((c for c in df.columns if str(c).lower() in ("prediction", "pred", "y_pred")), None)
     if model is not None:
-        manifest["model"] = {"path": _rel(model, out), "format": _format_of(model)}
+        manifest["model"] = {"path": _rel(model, out), "format": fmt}
     elif pred_col is None:
         raise BundleError("without a model the data needs a prediction column; give MODEL or add 'prediction'")
     manifest["data"] = {"path": _rel(data, out), "label": lab, "favorable_label": fav,

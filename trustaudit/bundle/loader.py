@@ -316,9 +316,12 @@ def load_bundle(path: str | Path, *, allow_unsafe_pickle: bool = False, load_mod
         )
     bundle = Bundle(manifest, root, df, model, files, training)
     if model is not None:
-        X = df[bundle.feature_columns()]
         M.check_columns(model, df)
-        M.finish_onnx(model, X)
+        cols = bundle.feature_columns()
+        missing = [c for c in cols if c not in df.columns]
+        if missing:
+            raise BundleError(f"feature columns missing from the data: {', '.join(missing[:5])}; fix data.features")
+        M.finish_onnx(model, df[cols])
         if model.classes and len(model.classes) != 2:
             raise ModelLoadError(
                 f"the model has {len(model.classes)} classes {model.classes}; trustaudit audits binary classifiers"

@@ -149,7 +149,9 @@ def _section_for(loc: tuple[Any, ...]) -> type[BaseModel]:
 
 def format_validation_error(err: ValidationError, source: str) -> str:
     """One line naming the first problem, where it is and how to fix it."""
-    first = err.errors()[0]
+    errors = err.errors()
+    # an unknown key explains a "missing" one next to it (a typo), so report unknown keys first
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(first["loc"])
     where = ".".join(str(p) for p in loc) or "(top level)"
     kind = first["type"]

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from trustaudit.errors import RubricError
 from trustaudit.results import ConditionResult, Interval, Metric, RubricRef, Status
@@ -54,6 +54,36 @@ class Condition(BaseModel):
         default_factory=dict, description="Filter on metric fields (attribute, subject, group), glob patterns"
     )
     description: str | None = None
+    relative_to: Literal["baseline"] | None = Field(
+        None,
+        description="baseline: the bound applies to the change (metric - baseline metric) against a baseline "
+        "report given to the gate (trustaudit gate --baseline); without a baseline the condition is skipped",
+    )
+    max_regression: float | None = Field(
+        None, ge=0, description="With relative_to: largest allowed change for the worse (sets op and value)"
+    )
+    direction: Literal["higher_is_better", "lower_is_better"] | None = Field(
+        None, description="With max_regression: which way is better (default with abs: lower_is_better)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _regression_shorthand(cls, data: Any) -> Any:
+        """``max_regression`` + ``direction`` is shorthand for op/value on the change from the baseline."""
+        if not isinstance(data, dict) or data.get("max_regression") is None:
+            return data
+        if not data.get("relative_to"):
+            raise ValueError("max_regression needs relative_to: baseline")
+        if "op" in data or "value" in data:
+            raise ValueError("give either max_regression (with direction) or op and value, not both")
+        direction = data.get("direction") or ("lower_is_better" if data.get("abs") else None)
+        if direction is None:
+            raise ValueError("max_regression needs direction: higher_is_better or lower_is_better")
+        r = data["max_regression"]
+        if not isinstance(r, (int, float)) or isinstance(r, bool):
+            return data  # the field validator reports the type
+        higher = direction == "higher_is_better"
+        return {**data, "direction": direction, "op": ">=" if higher else "<=", "value": -r if higher else r}
 
     @model_validator(mode="after")
     def _check_value(self) -> Condition:
@@ -62,10 +92,14 @@ class Condition(BaseModel):
                 raise ValueError("op 'between' needs value: [low, high]")
         elif isinstance(self.value, list):
             raise ValueError(f"op '{self.op}' needs a single number as value")
+        if self.relative_to is None and self.direction is not None:
+            raise ValueError("direction needs relative_to: baseline and max_regression")
         return self
 
     def text(self) -> str:
         m = f"|{self.metric}|" if self.abs else self.metric
+        if self.relative_to is not None:
+            return self._relative_text(m)
         if self.op == "between":
             assert isinstance(self.value, list)
             return f"{self.value[0]:g} <= {m} <= {self.value[1]:g}"
@@ -110,7 +144,49 @@ class Condition(BaseModel):
                 return False
         return True
 
-    def evaluate(self, m: Metric) -> ConditionResult:
+    def _relative_text(self, m: str) -> str:
+        v = self.value
+        if isinstance(v, list):
+            return f"{v[0]:g} <= {m} - baseline <= {v[1]:g}"
+        if self.op in (">", ">=") and v <= 0:
+            return f"{m} {self.op} baseline - {-v:g}"
+        if self.op in ("<", "<=") and v >= 0:
+            return f"{m} {self.op} baseline + {v:g}"
+        return f"{m} - baseline {self.op} {v:g}"
+
+    def change(
+        self, m: Metric, baseline: Metric, family_size: int = 1
+    ) -> tuple[float, float, float | None, float | None]:
+        """The change from the baseline: (current, baseline, low, high) of ``current - baseline``.
+
+        Both values are taken in absolute value when ``abs`` is set. The interval of the change combines the
+        two confidence intervals by MOVER (Newcombe 1998; Zou & Donner 2008): exact for independent estimates
+        when each interval is, and it keeps skewed intervals skewed. A value without an interval counts as
+        exact. With ``family_size`` k > 1 both intervals are first widened by the normal-quantile ratio
+        z(1 - a/2k) / z(1 - a/2) (Bonferroni over the k changes judged together). Low/high are None when
+        neither value has an interval.
+        """
+        assert m.value is not None and baseline.value is not None
+        x = abs(m.value) if self.abs else m.value
+        b = abs(baseline.value) if self.abs else baseline.value
+        if m.ci is None and baseline.ci is None:
+            return x, b, None, None
+
+        def bounds(metric: Metric, point: float) -> tuple[float, float, float]:
+            if metric.ci is None:
+                return point, point, 1.0
+            lo, hi = _abs_interval(metric.ci) if self.abs else (metric.ci.low, metric.ci.high)
+            return min(lo, point), max(hi, point), _bonferroni_scale(metric.ci.level, family_size)
+
+        lx, hx, sx = bounds(m, x)
+        lb, hb, sb = bounds(baseline, b)
+        d = x - b
+        low = d - math.hypot(sx * (x - lx), sb * (hb - b))
+        high = d + math.hypot(sx * (hx - x), sb * (b - lb))
+        return x, b, low, high
+
+    def evaluate(self, m: Metric, baseline: Metric | None = None, *, family_size: int = 1) -> ConditionResult:
+        """Judge one metric. A baseline-relative condition judges ``m - baseline`` (see :meth:`change`)."""
         base: dict[str, Any] = {
             "condition": self.text(),
             "metric": m.name,
@@ -128,6 +204,8 @@ class Condition(BaseModel):
             return ConditionResult(
                 **base, status=Status.WARN, message=f"{m.key} is undefined ({m.note or 'no data'})"
             )
+        if self.relative_to is not None:
+            return self._evaluate_relative(m, baseline, family_size, base)
         x = abs(m.value) if self.abs else m.value
         ok = self._ok(x)
         ci = m.ci
@@ -155,6 +233,51 @@ class Condition(BaseModel):
         )
 
 
+    def _evaluate_relative(
+        self, m: Metric, baseline: Metric | None, family_size: int, base: dict[str, Any]
+    ) -> ConditionResult:
+        if baseline is None:
+            return ConditionResult(**base, status=Status.SKIPPED,
+                                   message=f"no baseline value for {m.key}: give a baseline that measured it "
+                                   "(trustaudit gate --baseline FILE)")
+        if baseline.value is None or math.isnan(baseline.value):
+            why = baseline.note or "no data"
+            return ConditionResult(**base, status=Status.SKIPPED,
+                                   message=f"the baseline value of {m.key} is undefined ({why})")
+        x, b, low, high = self.change(m, baseline, family_size)
+        d = x - b
+        what = f"{m.key} = {x:.4g} vs baseline {b:.4g} (change {d:+.4g}"
+        ok = self._ok(d)
+        if self.judge == "interval" and low is not None and high is not None:
+            level = (m.ci or baseline.ci).level  # type: ignore[union-attr]
+            adj = f", Bonferroni over {family_size}" if family_size > 1 else ""
+            ci_txt = f"{level:.0%} CI [{low:+.4g}, {high:+.4g}]{adj})"
+            if not self._interval_can_satisfy(low, high):
+                return ConditionResult(**base, status=Status(self.severity),
+                                       message=f"{what}, {ci_txt} violates {self.text()}")
+            if not ok:
+                return ConditionResult(**base, status=Status.WARN,
+                                       message=f"{what}, {ci_txt} violates {self.text()} but the interval "
+                                       "reaches the allowed region: uncertain")
+            return ConditionResult(**base, status=Status.PASS,
+                                   message=f"{what}, {ci_txt} meets {self.text()}")
+        if ok:
+            return ConditionResult(**base, status=Status.PASS, message=f"{what}) meets {self.text()}")
+        return ConditionResult(**base, status=Status(self.severity),
+                               message=f"{what}) violates {self.text()}")
+
+
+def _bonferroni_scale(level: float, family_size: int) -> float:
+    """How much wider a two-sided normal interval gets when its level is split over ``family_size`` tests."""
+    if family_size <= 1:
+        return 1.0
+    from statistics import NormalDist
+
+    alpha = 1.0 - level
+    z = NormalDist().inv_cdf
+    return z(1 - alpha / (2 * family_size)) / z(1 - alpha / 2)
+
+
 def _abs_interval(ci: Interval) -> tuple[float, float]:
     lo, hi = ci.low, ci.high
     if lo <= 0 <= hi:
@@ -180,10 +303,24 @@ class Rubric(BaseModel):
     extends: str | None = None
     run: list[str] | None = Field(None, description="Check id patterns to run; default: all default-enabled")
     checks: dict[str, CheckPolicy] = Field(default_factory=dict)
+    baseline_correction: Literal["bonferroni", "none"] = Field(
+        "bonferroni",
+        description="Baseline-relative conditions: widen the intervals of the changes for the number judged "
+        "together (bonferroni: family-wise error, so noise in many metrics does not fail the gate)",
+    )
 
     # filled by the loader
-    source: str = Field("", exclude=True)
-    sha256: str = Field("", exclude=True)
+    _source: str = PrivateAttr("")
+    _sha256: str = PrivateAttr("")
+    _chain: list[tuple[str, str]] = PrivateAttr(default_factory=list)  # (text, source), child first
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    @property
+    def sha256(self) -> str:
+        return self._sha256
 
     def ref(self) -> RubricRef:
         return RubricRef(name=self.name, version=self.version, source=self.source, sha256=self.sha256)
@@ -209,6 +346,8 @@ def _read_rubric_text(ref: str, base: Path | None) -> tuple[str, str]:
     path = Path(ref)
     if base is not None and not path.is_absolute():
         path = base / path
+    if not path.is_file() and not path.suffix:  # 'extends: strict' finds strict.yaml next to the child
+        path = next((q for q in (path.with_suffix(".yaml"), path.with_suffix(".yml")) if q.is_file()), path)
     if not path.is_file():
         names = ", ".join(packaged_rubrics())
         raise RubricError(f"rubric '{ref}' not found: give a YAML file path or a packaged rubric ({names})")
@@ -238,11 +377,18 @@ def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
 
 def _line_of(text: str, keys: tuple[Any, ...]) -> str:
     """Best-effort line number of the first key in a YAML path (for error messages)."""
+    line, _ = _find_line(text, keys)
+    return f" (line {line})" if line else ""
+
+
+def _find_line(text: str, keys: tuple[Any, ...]) -> tuple[int | None, int]:
+    """(line of the deepest key of ``keys`` found in the YAML text, how many keys were found)."""
     try:
         node = yaml.compose(text)
     except yaml.YAMLError:
-        return ""
+        return None, 0
     line = None
+    found = 0
     for k in keys:
         if isinstance(node, yaml.MappingNode):
             nxt = None
@@ -256,9 +402,23 @@ def _line_of(text: str, keys: tuple[Any, ...]) -> str:
             line = node.start_mark.line + 1
         else:
             break
+        found += 1
         if node is None:
             break
-    return f" (line {line})" if line else ""
+    return line, found
+
+
+def _where(chain: list[tuple[str, str]], keys: tuple[Any, ...]) -> str:
+    """'<source> (line N)' of the file in an extends chain (child first) that defines ``keys``."""
+    best: tuple[str, int | None, int] = ("", None, -1)
+    for text, source in chain:
+        line, found = _find_line(text, keys)
+        if found > best[2]:
+            best = (source, line, found)
+        if found == len(keys):
+            break
+    source, line, _ = best
+    return f"{source} (line {line})" if line else source
 
 
 def _parse(text: str, source: str, depth: int = 0) -> dict[str, Any]:
@@ -278,8 +438,11 @@ def _parse(text: str, source: str, depth: int = 0) -> dict[str, Any]:
         ptext, psource = _read_rubric_text(str(parent_ref), base)
         parent = _parse(ptext, psource, depth + 1)
         parent.pop("name", None)
+        parent_chain = parent.pop("_chain")
         raw = _merge(parent, raw)
-    raw["_text"] = text
+        raw["_chain"] = [(text, source), *parent_chain]
+    else:
+        raw["_chain"] = [(text, source)]
     return raw
 
 
@@ -287,22 +450,25 @@ def load_rubric(ref: str | Path | None = None, *, base: Path | None = None) -> R
     """Load a rubric by packaged name or path (default: the packaged ``default`` rubric)."""
     text, source = _read_rubric_text(str(ref or "default"), base)
     raw = _parse(text, source)
-    own_text = raw.pop("_text")
+    chain = raw.pop("_chain")
     try:
         rubric = Rubric.model_validate(raw)
     except ValidationError as err:
-        first = err.errors()[0]
+        errors = err.errors()
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         loc = tuple(first["loc"])
         where = ".".join(str(p) for p in loc)
-        line = _line_of(own_text, loc)
+        at = _where(chain, loc)
         if first["type"] == "extra_forbidden":
-            owner = {1: Rubric, 3: CheckPolicy}.get(len(loc), Condition)
+            owners: dict[int, type[BaseModel]] = {1: Rubric, 3: CheckPolicy}
+            owner = owners.get(len(loc), Condition)
             close = difflib.get_close_matches(str(loc[-1]), list(owner.model_fields), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise RubricError(f"rubric {source}{line}: unknown key '{where}'{hint}") from None
-        raise RubricError(f"rubric {source}{line}: '{where}' {first['msg']} (got {first.get('input')!r})") from None
-    rubric.source = source
-    rubric.sha256 = hashlib.sha256(text.encode()).hexdigest()
+            raise RubricError(f"rubric {at}: unknown key '{where}'{hint}") from None
+        raise RubricError(f"rubric {at}: '{where}' {first['msg']} (got {first.get('input')!r})") from None
+    rubric._source = source
+    rubric._sha256 = hashlib.sha256(text.encode()).hexdigest()
+    rubric._chain = chain
     return rubric
 
 
@@ -315,13 +481,15 @@ def validate_against_registry(rubric: Rubric) -> None:
         if cid not in known:
             close = difflib.get_close_matches(cid, known, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise RubricError(f"rubric {rubric.source}: unknown check '{cid}'{hint}")
+            raise RubricError(f"rubric {_where(rubric._chain, ('checks', cid)) or rubric.source}: "
+                              f"unknown check '{cid}'{hint}")
         cls = registry.load(cid)
         try:
             cls.Params.model_validate(pol.params)
         except ValidationError as err:
             first = err.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
+            at = _where(rubric._chain, ("checks", cid, "params", *first["loc"])) or rubric.source
             raise RubricError(
-                f"rubric {rubric.source}: checks.{cid}.params.{where}: {first['msg']} (got {first.get('input')!r})"
+                f"rubric {at}: checks.{cid}.params.{where}: {first['msg']} (got {first.get('input')!r})"
             ) from None
