@@ -207,7 +207,7 @@ def list_checks(
 
     from trustaudit.checks import registry
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for cid in registry.available():
         try:
             cls = registry.load(cid)

@@ -54,7 +54,7 @@ def _source_columns(pre: Any, names_out: list[str], input_cols: list[str]) -> tu
     if isinstance(pre, ColumnTransformer):
         start = 0
         for name, trans, cols in pre.transformers_:
-            if trans == "drop" or name == "remainder" and trans == "drop":
+            if trans == "drop" or (name == "remainder" and trans == "drop"):
                 continue
             cols_list = list(np.asarray(input_cols)[cols]) if _is_index_list(cols) else list(np.atleast_1d(cols))
             width = sum(1 for n in names_out if n.startswith(f"{name}__"))
@@ -86,7 +86,8 @@ def _is_index_list(cols: Any) -> bool:
 def feature_space(ctx: AuditContext) -> FeatureSpace | None:
     """The numeric feature space of a scikit-learn model (cached), or None for non-sklearn models."""
     if "feature_space" in ctx.cache:
-        return ctx.cache["feature_space"]  # type: ignore[no-any-return]
+        cached: FeatureSpace | None = ctx.cache["feature_space"]
+        return cached
     est = ctx.model.sklearn_estimator if ctx.model is not None else None
     fs: FeatureSpace | None = None
     if est is not None:

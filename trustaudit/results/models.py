@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,7 +34,7 @@ class Status(str, Enum):
         return _RANK[self]
 
     @classmethod
-    def worst(cls, statuses: list[Status], default: Status | None = None) -> Status:
+    def worst(cls, statuses: Sequence[Status], default: Status | None = None) -> Status:
         if not statuses:
             return default if default is not None else cls.PASS
         return max(statuses, key=lambda s: s.rank)
@@ -165,7 +166,7 @@ class ToolInfo(_Model):
 
 
 class AuditReport(_Model):
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.0"] = "1.0"
     report_id: str
     created_at: datetime
     tool: ToolInfo
