@@ -116,9 +116,22 @@ def audit(
         list[str] | None,
         typer.Option("--format", "-f", help="Also render: html, pdf, md (needs the reports module)"),
     ] = None,
+    gate: Annotated[bool, typer.Option("--gate", help="Gate the report as 'trustaudit gate' does")] = False,
+    baseline: Annotated[Path | None, typer.Option(
+        "--baseline", help="Gate against this baseline file or previous report.json (implies --gate)")] = None,
+    fail_on: Annotated[str, typer.Option(
+        "--fail-on", help="fail (default) or warn: what fails the gate (implies --gate when warn)")] = "fail",
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here (implies --gate)")] = None,
+    sarif: Annotated[Path | None, typer.Option("--sarif", help="Write SARIF 2.1.0 here (implies --gate)")] = None,
 ) -> None:
     """Audit a model bundle: write OUT/report.json and print a summary. Exit 0 pass, 1 fail, 2 bad input."""
     from trustaudit import api
+
+    gating = gate or baseline is not None or fail_on != "fail" or junit is not None or sarif is not None
+    if fail_on not in ("fail", "warn"):
+        fail_input(f"--fail-on must be 'fail' or 'warn', not '{fail_on}'")
+    if baseline is not None and not baseline.is_file():
+        fail_input(f"baseline file {baseline} does not exist; create it with 'trustaudit baseline update REPORT'")
 
     console = _console()
     err_console = _console(stderr=True)
@@ -144,6 +157,7 @@ def audit(
         if status is not None:
             status.stop()
     path = api.write_report(report, out)
+    run_guarded(importlib.import_module("trustaudit.lineage.attestation").write_attestation, report, out)
     for fmt in formats or []:
         render_format(report, fmt, out)
     if quiet:
@@ -151,6 +165,11 @@ def audit(
     else:
         print_summary(report, console)
         console.print(f"report: {path}")
+    if gating:
+        from trustaudit.cli_gate import run_gate
+
+        raise typer.Exit(run_gate(report, report_path=path, baseline=baseline, fail_on=fail_on, junit=junit,
+                                  sarif=sarif, quiet=quiet))
     raise typer.Exit(EXIT_OK if report.passed else EXIT_GATE)
 
 

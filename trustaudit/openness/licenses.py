@@ -33,7 +33,9 @@ UNLICENSED = "unlicensed"
 
 
 def _load_json(name: str) -> Any:
-    return json.loads(resources.files("trustaudit.openness").joinpath("data", name).read_text("utf-8"))
+    return json.loads(
+        resources.files("trustaudit.openness").joinpath("data").joinpath(name).read_text("utf-8")
+    )
 
 
 @dataclass(frozen=True)
@@ -110,9 +112,7 @@ def tables() -> _Tables:
     mot_open_data = frozenset(od["mot"])
     always_open = frozenset(od["mot_always_open"])
     open_data = mot_open_data | frozenset(od["default_extra"])
-    strict_open = (
-        frozenset(k for k, v in spdx.items() if v.osi or v.fsf) | mot_open_data | always_open
-    )
+    strict_open = frozenset(k for k, v in spdx.items() if v.osi or v.fsf) | mot_open_data | always_open
 
     rd = _load_json("restrictive.json")
     restrictive: dict[str, RestrictiveEntry] = {}
@@ -177,11 +177,11 @@ def _appropriate(license_id: str, open_data: frozenset[str]) -> frozenset[str]:
     out = set()
     for typ in TYPES:
         rule = t.appropriateness[typ]
-        if license_id in rule["ids"]:
-            out.add(typ)
-        elif "software" in rule["rules"] and software:
-            out.add(typ)
-        elif "open-data" in rule["rules"] and license_id in open_data:
+        if (
+            license_id in rule["ids"]
+            or ("software" in rule["rules"] and software)
+            or ("open-data" in rule["rules"] and license_id in open_data)
+        ):
             out.add(typ)
     return frozenset(out)
 
@@ -206,15 +206,24 @@ def _verdict_for_id(raw: str, license_id: str, warnings: tuple[str, ...] = ()) -
     if osi or fsf or is_data or license_id in t.always_open:
         flags = [n for n, f in (("OSI-approved", osi), ("FSF-libre", fsf), ("open data", is_data)) if f]
         return LicenseVerdict(
-            raw, license_id, "open", osi, fsf, is_data, _appropriate(license_id, t.open_data | t.always_open),
-            reason=", ".join(flags) or "open (MOF)", warnings=warnings,
+            raw,
+            license_id,
+            "open",
+            osi,
+            fsf,
+            is_data,
+            _appropriate(license_id, t.open_data | t.always_open),
+            reason=", ".join(flags) or "open (MOF)",
+            warnings=warnings,
         )
     entry = restrictive_reason(license_id)
     if entry is not None:
         return LicenseVerdict(raw, license_id, "restrictive", reason=entry.reason, warnings=warnings)
     if info is not None:
         return LicenseVerdict(
-            raw, license_id, "not_open",
+            raw,
+            license_id,
+            "not_open",
             reason=f"{license_id} is an SPDX license that is neither OSI-approved, FSF-libre nor an open data license",
             warnings=warnings,
         )
@@ -295,7 +304,9 @@ def _classify_expression(raw: str, text: str) -> LicenseVerdict:
         expr = _licensing().parse(text, validate=False, simple=False)
     except Exception as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        return LicenseVerdict(raw, None, "unknown", reason=f"cannot parse license expression '{text}': {reason}")
+        return LicenseVerdict(
+            raw, None, "unknown", reason=f"cannot parse license expression '{text}': {reason}"
+        )
     warnings: list[str] = []
 
     def walk(node: Any) -> tuple[LicenseVerdict, str]:
@@ -319,21 +330,37 @@ def _classify_expression(raw: str, text: str) -> LicenseVerdict:
             if isinstance(node, OR):
                 best = max(verdicts, key=lambda v: (_RANK[v.kind], len(v.appropriate)))
                 types = frozenset().union(*(v.appropriate for v in verdicts if v.kind == "open"))
-                return _replace(best, appropriate=types, reason=f"OR: most open option {best.spdx or best.raw}"
-                                + (f" ({best.reason})" if best.reason else "")), rendered
+                return _replace(
+                    best,
+                    appropriate=types,
+                    reason=f"OR: most open option {best.spdx or best.raw}"
+                    + (f" ({best.reason})" if best.reason else ""),
+                ), rendered
             worst = min(verdicts, key=lambda v: _RANK[v.kind])
             types = frozenset(TYPES)
             for v in verdicts:
                 types &= v.appropriate
-            return _replace(worst, appropriate=types if worst.kind == "open" else frozenset(),
-                            reason=f"AND: most restrictive part {worst.spdx or worst.raw}"
-                            + (f" ({worst.reason})" if worst.reason else "")), rendered
-        return LicenseVerdict(str(node), None, "unknown", reason=f"unsupported expression '{node}'"), str(node)
+            return _replace(
+                worst,
+                appropriate=types if worst.kind == "open" else frozenset(),
+                reason=f"AND: most restrictive part {worst.spdx or worst.raw}"
+                + (f" ({worst.reason})" if worst.reason else ""),
+            ), rendered
+        return LicenseVerdict(str(node), None, "unknown", reason=f"unsupported expression '{node}'"), str(
+            node
+        )
 
     verdict, rendered = walk(expr)
     return LicenseVerdict(
-        raw, rendered if verdict.kind != "unknown" else None, verdict.kind, verdict.osi, verdict.fsf,
-        verdict.open_data, verdict.appropriate, verdict.reason, tuple(dict.fromkeys(warnings)),
+        raw,
+        rendered if verdict.kind != "unknown" else None,
+        verdict.kind,
+        verdict.osi,
+        verdict.fsf,
+        verdict.open_data,
+        verdict.appropriate,
+        verdict.reason,
+        tuple(dict.fromkeys(warnings)),
     )
 
 

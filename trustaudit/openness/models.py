@@ -36,7 +36,8 @@ def _scalar_to_str(value: Any) -> Any:
 
 
 class _Decl(BaseModel):
-    model_config = ConfigDict(extra="allow", str_strip_whitespace=False)
+    # numbers are read as text (``version: 1.0``); validation stays in pydantic-core (fast)
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
 
 
 class Framework(_Decl):
@@ -44,14 +45,12 @@ class Framework(_Decl):
     version: str = "1.0"
     date: str | None = None
 
-    _coerce = field_validator("name", "version", "date", mode="before")(_scalar_to_str)
+    _coerce = field_validator("date", mode="before")(_scalar_to_str)
 
 
 class GlobalLicense(_Decl):
     name: str | None = None
     path: str | None = None
-
-    _coerce = field_validator("name", "path", mode="before")(_scalar_to_str)
 
 
 class GlobalLicenses(_Decl):
@@ -76,10 +75,6 @@ class ComponentDecl(_Decl):
     license_path: str | None = None
     component_path: str | None = None
 
-    _coerce = field_validator("description", "license", "license_path", "component_path", mode="before")(
-        _scalar_to_str
-    )
-
 
 class Release(_Decl):
     name: str | None = None
@@ -95,10 +90,7 @@ class Release(_Decl):
     license: GlobalLicenses = Field(default_factory=GlobalLicenses)
     components: list[ComponentDecl] = Field(default_factory=list)
 
-    _coerce = field_validator(
-        "name", "version", "date", "type", "architecture", "origin", "producer", "contact", "repository",
-        "huggingface", mode="before",
-    )(_scalar_to_str)
+    _coerce = field_validator("date", mode="before")(_scalar_to_str)
 
     @field_validator("license", mode="before")
     @classmethod
@@ -153,7 +145,9 @@ class ComponentRow(_Result):
     component_path: str | None = None
     license_path: str | None = None
     warnings: list[str] = Field(default_factory=list)
-    strict_status: ComponentStatus | None = Field(None, description="The status --strict-mot gives (default mode)")
+    strict_status: ComponentStatus | None = Field(
+        None, description="The status --strict-mot gives (default mode)"
+    )
     differs_from_strict: bool = False
     difference: str | None = None
 
@@ -200,7 +194,9 @@ class OpennessResult(_Result):
     mof_class: ClassId
     class_label: str
     class_rank: int = Field(description="3 = Class I, 2 = Class II, 1 = Class III, 0 = unclassified")
-    progress: dict[str, float] = Field(description="Progress of each class in percent, keyed 'I', 'II', 'III'")
+    progress: dict[str, float] = Field(
+        description="Progress of each class in percent, keyed 'I', 'II', 'III'"
+    )
     total_progress: float
     technical_report_substituted: bool = False
     components: list[ComponentRow]

@@ -161,25 +161,24 @@ class Condition(BaseModel):
 
         Both values are taken in absolute value when ``abs`` is set. The interval of the change combines the
         two confidence intervals by MOVER (Newcombe 1998; Zou & Donner 2008): exact for independent estimates
-        when each interval is, and it keeps skewed intervals skewed. A value without an interval counts as
-        exact. With ``family_size`` k > 1 both intervals are first widened by the normal-quantile ratio
-        z(1 - a/2k) / z(1 - a/2) (Bonferroni over the k changes judged together). Low/high are None when
-        neither value has an interval.
+        when each interval is, and it keeps skewed intervals skewed. With ``family_size`` k > 1 both
+        intervals are first widened by the normal-quantile ratio z(1 - a/2k) / z(1 - a/2) (Bonferroni over the
+        k changes judged together). Low/high are None unless both values have an interval (a check leaves
+        the interval out when the estimate is too unstable to bootstrap, so one missing interval means
+        the change is of unknown precision, not exact).
         """
         assert m.value is not None and baseline.value is not None
         x = abs(m.value) if self.abs else m.value
         b = abs(baseline.value) if self.abs else baseline.value
-        if m.ci is None and baseline.ci is None:
+        if m.ci is None or baseline.ci is None:
             return x, b, None, None
 
-        def bounds(metric: Metric, point: float) -> tuple[float, float, float]:
-            if metric.ci is None:
-                return point, point, 1.0
-            lo, hi = _abs_interval(metric.ci) if self.abs else (metric.ci.low, metric.ci.high)
-            return min(lo, point), max(hi, point), _bonferroni_scale(metric.ci.level, family_size)
+        def bounds(ci: Interval, point: float) -> tuple[float, float, float]:
+            lo, hi = _abs_interval(ci) if self.abs else (ci.low, ci.high)
+            return min(lo, point), max(hi, point), _bonferroni_scale(ci.level, family_size)
 
-        lx, hx, sx = bounds(m, x)
-        lb, hb, sb = bounds(baseline, b)
+        lx, hx, sx = bounds(m.ci, x)
+        lb, hb, sb = bounds(baseline.ci, b)
         d = x - b
         low = d - math.hypot(sx * (x - lx), sb * (hb - b))
         high = d + math.hypot(sx * (hx - x), sb * (b - lb))
@@ -248,8 +247,14 @@ class Condition(BaseModel):
         d = x - b
         what = f"{m.key} = {x:.4g} vs baseline {b:.4g} (change {d:+.4g}"
         ok = self._ok(d)
+        if self.judge == "interval" and (low is None or high is None):
+            if ok:
+                return ConditionResult(**base, status=Status.PASS, message=f"{what}) meets {self.text()}")
+            return ConditionResult(**base, status=Status.WARN,
+                                   message=f"{what}) violates {self.text()}, but without a confidence interval "
+                                   "on both values a change cannot be told from noise (judge: value fails it)")
         if self.judge == "interval" and low is not None and high is not None:
-            level = (m.ci or baseline.ci).level  # type: ignore[union-attr]
+            level = m.ci.level if m.ci is not None else 0.95
             adj = f", Bonferroni over {family_size}" if family_size > 1 else ""
             ci_txt = f"{level:.0%} CI [{low:+.4g}, {high:+.4g}]{adj})"
             if not self._interval_can_satisfy(low, high):
@@ -373,12 +378,6 @@ def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
         elif key != "extends":
             out[key] = val
     return out
-
-
-def _line_of(text: str, keys: tuple[Any, ...]) -> str:
-    """Best-effort line number of the first key in a YAML path (for error messages)."""
-    line, _ = _find_line(text, keys)
-    return f" (line {line})" if line else ""
 
 
 def _find_line(text: str, keys: tuple[Any, ...]) -> tuple[int | None, int]:
