@@ -14,5 +14,5 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && [ -z "${TRUSTAUDI
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade uv
-.venv/bin/uv pip install --python .venv/bin/python -q -e ".[all,dev]"
+.venv/bin/uv pip install --python .venv/bin/python -q -e ".[all,dev,service-test]"
 echo "setup done: .venv ready"
