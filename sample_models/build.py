@@ -479,6 +479,98 @@ def prepare_bundle(name: str) -> Path:
 
 
 # --------------------------------------------------------------------------------------
+# lineage sections (read by trustaudit's lineage checks, see docs/lineage.md)
+# --------------------------------------------------------------------------------------
+LINEAGE_CREATED = "2026-01-01T00:00:00Z"  # fixed, so rebuilding gives byte-identical manifests
+LINEAGE_LICENSE = "CC-BY-4.0"
+LINEAGE_PRODUCER = {"name": "trustaudit sample_models/build.py", "organization": "trustaudit developers"}
+# The samples are built from this repository's working tree, not from a published commit: the code reference
+# is a PLACEHOLDER (marked 'placeholder: true'; lineage.completeness counts it as missing).
+LINEAGE_CODE = {
+    "repository": "https://example.invalid/trustaudit.git",
+    "commit": "0" * 40,
+    "path": "sample_models/build.py",
+    "placeholder": True,
+}
+ADULT_SOURCE = {"uri": "https://doi.org/10.24432/C5XW20", "license": LINEAGE_LICENSE}
+GERMAN_SOURCE = {"uri": "https://doi.org/10.24432/C5NC77", "license": LINEAGE_LICENSE}
+
+
+def public_class_path(obj) -> str:
+    """'sklearn.ensemble.HistGradientBoostingClassifier' rather than the private defining module."""
+    parts = []
+    for part in type(obj).__module__.split("."):
+        if part.startswith("_"):
+            break
+        parts.append(part)
+    return ".".join(parts + [type(obj).__name__])
+
+
+def plain_params(est) -> dict:
+    """The estimator's own get_params() that YAML can hold (scalars and lists of scalars)."""
+    def ok(v):
+        return v is None or isinstance(v, (str, bool, int, float)) or (
+            isinstance(v, (list, tuple)) and all(ok(x) for x in v))
+    out = {}
+    for k, v in sorted(est.get_params(deep=False).items()):
+        if ok(v):
+            out[k] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def lineage_block(d: Path, fitted: Pipeline, model_files: list[str], train: dict, evaluation: dict) -> str:
+    """The ``lineage:`` YAML section of a bundle: digests, data, code, training parameters, producer."""
+    import sklearn
+    import yaml
+
+    final = fitted.steps[-1][1]
+    files = {f: f"sha256:{sha256(d / f)}" for f in [*model_files, "data/eval.csv.gz"]}
+    section = {
+        "files": files,
+        "training_data": [{**train, "path": "data/train.csv.gz",
+                           "digest": f"sha256:{sha256(d / 'data/train.csv.gz')}"}],
+        "evaluation_data": {**evaluation, "path": "data/eval.csv.gz"},
+        "code": LINEAGE_CODE,
+        "base_model": None,
+        "training": {
+            "framework": "scikit-learn",
+            "framework_version": sklearn.__version__,
+            "estimator": public_class_path(final),
+            "params": plain_params(final),
+        },
+        "producer": LINEAGE_PRODUCER,
+        "created": LINEAGE_CREATED,
+        "license": LINEAGE_LICENSE,
+    }
+    text = yaml.safe_dump({"lineage": section}, sort_keys=False, default_flow_style=False, width=1000)
+    marker = "  code:\n"
+    assert text.count(marker) == 1
+    return text.replace(marker, "  # PLACEHOLDER code reference: built from a working tree, not a published commit\n"
+                        + marker)
+
+
+def card_front_matter(library: str | None) -> str:
+    """Hugging Face model card front matter for README.md (license, library)."""
+    lines = ["---", "license: cc-by-4.0"]
+    if library:
+        lines.append(f"library_name: {library}")
+    lines += ["pipeline_tag: tabular-classification", "tags:", "- tabular-classification", "- trustaudit-sample",
+              "---", ""]
+    return "\n".join(lines)
+
+
+def add_lineage(name: str, fitted: Pipeline, model_files: list[str], train: dict, evaluation: dict,
+                library: str | None) -> None:
+    """Append the lineage section to the bundle's manifest and front matter to its README (model card)."""
+    d = OUT / name
+    manifest_path = d / "trustaudit.yaml"
+    write_text(manifest_path, manifest_path.read_text(encoding="utf-8")
+               + lineage_block(d, fitted, model_files, train, evaluation))
+    readme = d / "README.md"
+    write_text(readme, card_front_matter(library) + readme.read_text(encoding="utf-8"))
+
+
+# --------------------------------------------------------------------------------------
 def main() -> int:
     t0 = time.time()
     summary: dict[str, dict] = {}
@@ -672,6 +764,22 @@ def main() -> int:
         "is not used in training. Columns:\n\n" + "\n".join(german_cols),
         BUILD_MD, m, GERMAN_ATTRIBUTION))
     write_text(d / "LICENSE", license_text(GERMAN_ATTRIBUTION))
+
+    # ---------------- lineage (digests are taken from the files written above)
+    adult_train = {"name": "UCI Adult: adult.data", **ADULT_SOURCE, "rows": int(len(train)),
+                   "description": "adult.data, fnlwgt dropped (see LICENSE for all changes)"}
+    adult_eval = {"name": "UCI Adult: adult.test", **ADULT_SOURCE, "rows": int(len(test)),
+                  "description": "adult.test, fnlwgt dropped, labels without the trailing '.'"}
+    add_lineage("adult-income-hgb", hgb, ["model.skops"], adult_train, adult_eval, "sklearn")
+    add_lineage("adult-income-predictions", hgb, [], adult_train, adult_eval, "sklearn")
+    add_lineage("adult-income-logreg", lr, ["model.skops", "model.onnx"], adult_train, adult_eval, "sklearn")
+    add_lineage("adult-income-logreg-onnx", lr, ["model.onnx"], adult_train, adult_eval, None)
+    german_split = "70/30 split of german.data stratified on the label (seed 0)"
+    add_lineage("german-credit", rf, ["model.skops"],
+                {"name": "UCI Statlog German credit: training split", **GERMAN_SOURCE, "rows": int(len(g_train)),
+                 "description": german_split + ", training part"},
+                {"name": "UCI Statlog German credit: evaluation split", **GERMAN_SOURCE, "rows": int(len(g_eval)),
+                 "description": german_split + ", evaluation part"}, "sklearn")
 
     # ---------------- report
     print()

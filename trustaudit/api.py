@@ -17,7 +17,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from trustaudit import __version__
-from trustaudit.bundle.loader import Bundle, check_task, load_bundle, resolve_protected, sha256_file, validate_data
+from trustaudit.bundle.loader import (
+    Bundle,
+    check_task,
+    load_bundle,
+    resolve_protected,
+    sha256_file,
+    validate_data,
+)
 from trustaudit.bundle.manifest import Manifest
 from trustaudit.bundle.models import check_columns, wrap_estimator
 from trustaudit.checks import registry
@@ -291,7 +298,8 @@ def load_report(path: str | Path) -> AuditReport:
 
 def validate(bundle: str | Path, *, allow_unsafe_pickle: bool = False) -> Bundle:
     """Check a bundle without running any check (loads the manifest, data and model)."""
-    return load_bundle(bundle, allow_unsafe_pickle=allow_unsafe_pickle)
+    from trustaudit.lineage import validate_lineage  # the lineage section and the MLmodel / card / BOM it has
+    return validate_lineage(load_bundle(bundle, allow_unsafe_pickle=allow_unsafe_pickle))
 
 
 def file_digest(path: str | Path) -> str:
