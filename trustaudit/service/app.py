@@ -362,48 +362,21 @@ class _Unavailable(Exception):
 
 
 def _render_via_dir(report: Any, fmt: str, out: Path, name: str) -> Any:
+    """Render from the job's own output directory (artefacts are read in place, never copied); None when the
+    renderer does not know the format."""
     import importlib
-    import os
-    import tempfile
 
     try:
         mod = importlib.import_module("trustaudit.render")
     except ImportError:
         raise _Unavailable() from None
-    fn = getattr(mod, "render_to_dir", None)
-    if fn is None:
-        raise _Unavailable()
-    tmp = Path(tempfile.mkdtemp(prefix=f".render-{fmt}-", dir=out.parent))
     try:
-        for f in out.iterdir():  # the renderer may embed the artefacts (SVG plots) next to report.json
-            if f.is_file():
-                try:
-                    os.link(f, tmp / f.name)
-                except OSError:
-                    shutil.copy2(f, tmp / f.name)
-        try:
-            res = fn(report, fmt, tmp)
-        except Exception as exc:
-            if "unknown" in str(exc).lower() or "not available" in str(exc).lower() or isinstance(exc, KeyError):
-                raise _Unavailable() from None
-            raise
-        produced = tmp / name
-        if not produced.is_file() and isinstance(res, (str, Path)) and Path(res).is_file():
-            produced = Path(res)
-        if not produced.is_file():
-            cands = sorted(tmp.glob(f"*{Path(name).suffix}"))
-            cands = [c for c in cands if not (out / c.name).exists()]
-            if not cands:
-                return None
-            produced = cands[0]
-        data = produced.read_bytes()
-        # new artefacts the renderer wrote (e.g. plot images) are moved next to the report
-        for f in tmp.iterdir():
-            if f.is_file() and f != produced and not (out / f.name).exists():
-                os.replace(f, out / f.name)
-        return data
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        data = mod.render(report, fmt, report_dir=out)
+    except Exception as exc:
+        if "unknown" in str(exc).lower() or "not available" in str(exc).lower() or isinstance(exc, KeyError):
+            raise _Unavailable() from None
+        raise
+    return data.encode("utf-8") if isinstance(data, str) else data
 
 
 # ---------------------------------------------------------------------------------------------- routes
