@@ -1,0 +1,111 @@
+"""Helpers shared by the robustness checks: per-group rates, plots, formatting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from trustaudit.checks.robustness.stats import difference_metric, rate_metric
+from trustaudit.results import Artifact, Metric
+
+if TYPE_CHECKING:
+    from trustaudit.context import AuditContext
+
+
+def binary_groups(ctx: AuditContext) -> list[Any]:
+    """One privileged-vs-unprivileged comparison per protected attribute (same labels as the fairness checks)."""
+    if not ctx.bundle.manifest.protected:
+        return []
+    key = "robustness.binary_groups"
+    if key not in ctx.cache:
+        from trustaudit.checks.fairness import build_comparisons
+
+        ctx.cache[key] = [c for c in build_comparisons(ctx, False, False, 12) if c.kind == "binary"]
+    return list(ctx.cache[key])
+
+
+def group_metrics(
+    ctx: AuditContext,
+    idx: np.ndarray,
+    hit: np.ndarray,
+    eligible: np.ndarray,
+    *,
+    rate_name: str,
+    gap_name: str,
+    level: float,
+    min_group_size: int,
+    extra: dict[str, Any] | None = None,
+) -> tuple[list[Metric], list[list[Any]]]:
+    """Rate of ``hit`` among ``eligible`` rows of the sample, per protected group, and the gap
+    (unprivileged minus privileged) with Newcombe's interval. Returns the metrics and table rows."""
+    metrics: list[Metric] = []
+    rows: list[list[Any]] = []
+    extra = extra or {}
+    for comp in binary_groups(ctx):
+        codes = comp.codes[idx]
+        counts = {}
+        for code, label in ((1, comp.reference), (0, comp.group)):
+            sel = eligible & (codes == code)
+            n = int(sel.sum())
+            k = int((hit & sel).sum())
+            counts[code] = (k, n)
+            ok = n >= min_group_size
+            metrics.append(rate_metric(
+                rate_name, k, n, level, subject=f"{comp.attribute}={label}", attribute=comp.attribute,
+                group=label, judged=ok, note=None if ok else f"group smaller than {min_group_size}", **extra))
+            rows.append([comp.attribute, label, n, k / n if n else None])
+        (ku, nu), (kp, np_) = counts[0], counts[1]
+        ok = min(nu, np_) >= min_group_size
+        metrics.append(difference_metric(
+            gap_name, ku, nu, kp, np_, level, subject=comp.subject, attribute=comp.attribute, group=comp.group,
+            reference=comp.reference, judged=ok, note=None if ok else f"a group is smaller than {min_group_size}",
+            **extra))
+    return metrics, rows
+
+
+def fmt(x: float | None, digits: int = 4) -> float | None:
+    """Round for tables (None stays None; non-finite becomes None)."""
+    if x is None or not np.isfinite(x):
+        return None
+    return round(float(x), digits)
+
+
+def write_curve_svg(
+    ctx: AuditContext,
+    filename: str,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    series: list[tuple[str, list[float], list[float | None], list[tuple[float, float] | None]]],
+    hline: tuple[str, float] | None = None,
+) -> Artifact | None:
+    """Write a small line chart (with confidence bands) as a deterministic SVG into ``ctx.out_dir``."""
+    if ctx.out_dir is None:
+        return None
+    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: no backend or global figure state
+
+    with matplotlib.rc_context({"svg.hashsalt": "trustaudit", "svg.fonttype": "none", "font.size": 9}):
+        fig = Figure(figsize=(5.0, 3.2))
+        ax = fig.subplots()
+        for label, xs, ys, cis in series:
+            pts = [(x, y) for x, y in zip(xs, ys) if y is not None]
+            if not pts:
+                continue
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
+            band = [(x, c) for x, c in zip(xs, cis) if c is not None]
+            if band:
+                ax.fill_between([b[0] for b in band], [b[1][0] for b in band], [b[1][1] for b in band], alpha=0.2)
+        if hline is not None:
+            ax.axhline(hline[1], linestyle="--", color="grey", label=hline[0])
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="best", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(Path(ctx.out_dir) / filename, format="svg", metadata={"Date": None})
+    return Artifact(path=filename, media_type="image/svg+xml", title=title)

@@ -1,0 +1,669 @@
+"""Adversarial robustness: how much must a valid row change before the model's correct decision flips?
+
+The attack is chosen by what the model allows (ART does the attacking):
+
+* **gradient** - LogisticRegression and SVC final estimators of scikit-learn pipelines: white-box FGSM and PGD
+  (L-infinity) at each budget, with ART's scikit-learn wrappers.
+* **tree** - a DecisionTreeClassifier final estimator: ART's DecisionTreeAttack.
+* **blackbox** - everything else (HistGradientBoosting, random forests, ONNX, XGBoost, LightGBM, any
+  predict_proba): ART's HopSkipJump, a decision-based attack, on ``BlackBoxClassifier``, with a per-row query
+  budget and the check's deadline.
+
+Rows are perturbed in the standardised space of :mod:`.constraints` (budgets in standard deviations of each
+numeric feature), projected back to valid rows (protected and immutable columns unchanged, one-hot groups one-hot,
+integers integers, values inside the observed range, changes within the budget) and scored by the real model.
+Only rows the model classifies correctly are attacked; a row counts as broken at budget eps when a valid
+adversarial row within eps was found. The decision-based attacks return a minimal perturbation per row, from
+which the whole curve follows (broken at eps <=> minimal perturbation <= eps).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from trustaudit.checks.base import Check, CheckOutput, CheckParams
+from trustaudit.checks.robustness import _art
+from trustaudit.checks.robustness._common import fmt, group_metrics, write_curve_svg
+from trustaudit.checks.robustness.constraints import TabularSpace, build_space
+from trustaudit.checks.robustness.stats import interval, median_interval, rate_metric
+from trustaudit.context import AuditContext
+from trustaudit.errors import SkipCheck
+from trustaudit.results import Metric, Table
+
+Method = Literal["gradient", "tree", "blackbox"]
+
+
+class AdversarialParams(CheckParams):
+    budgets: tuple[float, ...] = Field(
+        (0.05, 0.1, 0.25, 0.5, 1.0),
+        description="Perturbation budgets: the largest change of each mutable numeric feature, in standard "
+        "deviations of that feature (L-infinity)",
+    )
+    method: Literal["auto", "gradient", "tree", "blackbox"] = Field(
+        "auto", description="auto: gradient attacks where ART has gradients, DecisionTreeAttack for a decision "
+        "tree, HopSkipJump otherwise"
+    )
+    categorical: Literal["fixed", "free"] = Field(
+        "fixed", description="fixed: categorical columns never change; free: mutable categorical columns may "
+        "take any observed category at no cost to the budget"
+    )
+    n_samples: int = Field(1000, ge=10, description="Rows attacked by the gradient and tree attacks")
+    n_blackbox: int = Field(40, ge=5, description="Rows attacked by the decision-based (HopSkipJump) attack")
+    pgd_steps: int = Field(10, ge=1, le=1000, description="PGD iterations (step = 2.5 * eps / steps)")
+    hsj_max_iter: int = Field(10, ge=1, le=1000, description="HopSkipJump iterations per row")
+    hsj_max_eval: int = Field(100, ge=1, description="HopSkipJump: largest number of gradient-estimation queries")
+    hsj_init_eval: int = Field(10, ge=1, description="HopSkipJump: first number of gradient-estimation queries")
+    hsj_init_size: int = Field(100, ge=1, description="Random draws to find a starting adversarial row")
+    max_queries: int = Field(2000, ge=10, description="Model queries allowed per row (black-box attacks)")
+    group_budget: float = Field(0.25, gt=0, description="Budget at which per-group metrics are reported")
+    min_group_size: int = Field(30, ge=1, description="Groups smaller than this are reported but not judged")
+    confidence: float = Field(0.95, gt=0.5, lt=1.0, description="Confidence level of the intervals")
+    time_budget_s: float = Field(60.0, gt=0, description="Wall-time cap; the check stops early when it is used up")
+
+    @field_validator("budgets")
+    @classmethod
+    def _budgets(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if not v or any(b <= 0 for b in v):
+            raise ValueError("budgets must be positive numbers")
+        return tuple(sorted(set(float(b) for b in v)))
+
+
+@dataclass
+class _AttackResult:
+    broken: dict[float, np.ndarray]  # budget -> per sample row: a valid adversarial row within the budget
+    evaluated: np.ndarray  # per sample row: counted in the metrics
+    adv: dict[float, np.ndarray]  # budget -> Z of the adversarial rows (rows where broken; else the clean row)
+    dist: np.ndarray | None = None  # decision-based: minimal numeric perturbation per row (inf: none found)
+    attacked: np.ndarray | None = None  # decision-based: rows the attack ran on
+    curves: dict[str, dict[float, np.ndarray]] = field(default_factory=dict)  # per attack (gradient)
+    projected: dict[str, dict[float, np.ndarray]] = field(default_factory=dict)  # attack -> budget -> valid rows
+    rows: np.ndarray | None = None  # sample positions of the rows in ``projected`` (the attacked rows)
+    budgets_done: list[float] = field(default_factory=list)
+    stopped_early: bool = False
+    evidence: dict[str, Any] = field(default_factory=dict)
+    scoring: dict[str, Any] = field(default_factory=dict)
+
+
+def choose_method(space: TabularSpace, requested: str) -> Method:
+    """The attack for this model: 'gradient', 'tree' or 'blackbox'."""
+    est = space._estimator if space.mode == "sklearn" else None
+    has_grad = est is not None and _art.gradient_kind(est) is not None
+    is_tree = est is not None and _art.is_decision_tree(est)
+    if requested == "auto":
+        return "gradient" if has_grad else "tree" if is_tree else "blackbox"
+    if requested == "gradient" and not has_grad:
+        raise SkipCheck("method 'gradient' needs a scikit-learn LogisticRegression or SVC final estimator "
+                        "(ART has loss gradients only for those); use method: auto or blackbox")
+    if requested == "tree" and not is_tree:
+        raise SkipCheck("method 'tree' needs a scikit-learn DecisionTreeClassifier final estimator "
+                        "(ART's DecisionTreeAttack); use method: auto or blackbox")
+    return requested  # type: ignore[return-value]
+
+
+class AdversarialRobustnessCheck(Check):
+    """Adversarial accuracy and attack success rate per budget, on valid tabular rows, with ART."""
+
+    id = "robustness.adversarial"
+    category = "robustness"
+    title = "Adversarial robustness"
+    version = "1.0"
+    description = ("Clean and adversarial accuracy and attack success rate at a grid of budgets (standard "
+                   "deviations per feature) under ART's FGSM/PGD, DecisionTreeAttack or HopSkipJump, on valid "
+                   "rows only; median minimal perturbation of the decision-based attacks; per-group rates.")
+    Params = AdversarialParams
+    requires = frozenset({"model"})
+
+    def run(self, ctx: AuditContext, params: Any) -> CheckOutput:
+        # Native thread pools single-threaded: these checks make many small model calls, and OpenMP
+        # oversubscription on a shared machine makes each call 10-100x slower (see _art.single_threaded).
+        with _art.single_threaded():
+            return self._run(ctx, params)
+
+    def _run(self, ctx: AuditContext, params: Any) -> CheckOutput:
+        p: AdversarialParams = params
+        t0 = time.perf_counter()
+        r = attack(ctx, p, deadline=t0 + p.time_budget_s)
+        return _report(ctx, r, p, t0)
+
+
+@dataclass
+class AttackRun:
+    """Everything one run of the adversarial check measured (kept for tests and the benchmark)."""
+
+    space: TabularSpace
+    method: Method
+    idx: np.ndarray  # evaluation rows of the sample
+    Z0: np.ndarray  # their clean encoding
+    y: np.ndarray  # true labels (1 = favourable)
+    correct: np.ndarray  # clean prediction == label
+    mismatches: int  # clean predictions through the space that differ from the audit's
+    result: _AttackResult
+
+
+def attack(ctx: AuditContext, p: AdversarialParams, deadline: float | None = None) -> AttackRun:
+    """Sample, encode and attack; the measurements behind :class:`AdversarialRobustnessCheck`."""
+    with _art.single_threaded():
+        return _attack(ctx, p, deadline if deadline is not None else time.perf_counter() + p.time_budget_s)
+
+
+def _attack(ctx: AuditContext, p: AdversarialParams, deadline: float) -> AttackRun:
+    _art.import_art()
+    space = build_space(ctx, p.categorical)
+    if not space.mutable.any():
+        raise SkipCheck("no input column may change: every column is protected, immutable, categorical with "
+                        "categorical='fixed', or cannot be mapped back to the model's input")
+    method = choose_method(space, p.method)
+    n = p.n_blackbox if method == "blackbox" else p.n_samples
+    idx = ctx.sample(n, f"{AdversarialRobustnessCheck.id}:{method}")
+    Z0 = space.encode(idx)
+    y = ctx.y_true[idx].astype(np.int8)
+    pred0 = space.predict_fav(Z0, idx)
+    mismatches = int((pred0 != ctx.y_pred[idx]).sum())
+    # Outcomes are scored by the fast path (the estimator on the transformed matrix, or the model on decoded
+    # columns); the rows it calls adversarial are then re-scored by the full model on the decoded DataFrame,
+    # and any disagreement makes the whole run re-scored by the full model.
+    exact = space.fast_is_exact
+    if mismatches and not exact:
+        pred0 = space.predict_fav_model(Z0, idx)
+        exact = bool((pred0 != space.predict_fav(Z0, idx)).any())
+    correct = pred0 == y
+    fav = ctx.favorable_index
+    label_idx = np.where(y == 1, fav, 1 - fav).astype(int)
+    if method == "gradient":
+        res = _gradient_attack(space, idx, Z0, label_idx, correct, p, deadline, exact)
+    elif method == "tree":
+        res = _tree_attack(space, idx, Z0, label_idx, correct, p, exact)
+    else:
+        res = _blackbox_attack(ctx, space, idx, Z0, label_idx, correct, p, deadline,
+                               AdversarialRobustnessCheck.id, exact)
+    return AttackRun(space, method, idx, Z0, y, correct, mismatches, res)
+
+
+def _scorer(space: TabularSpace, exact: bool) -> Any:
+    return space.predict_fav_model if exact else space.predict_fav
+
+
+def _verify(space: TabularSpace, Z: np.ndarray, base: np.ndarray, labels: np.ndarray) -> int:
+    """Rows whose fast-path label the full model (on the decoded DataFrame) does not confirm."""
+    if not len(Z):
+        return 0
+    return int((space.predict_fav_model(Z, base) != labels).sum())
+
+
+# -- attacks ----------------------------------------------------------------------------------------------
+
+
+def _one_hot(labels: np.ndarray, k: int = 2) -> np.ndarray:
+    out = np.zeros((len(labels), k), dtype=np.float32)
+    out[np.arange(len(labels)), labels] = 1.0
+    return out
+
+
+def _gradient_attack(space: TabularSpace, idx: np.ndarray, Z0: np.ndarray, label_idx: np.ndarray,
+                     correct: np.ndarray, p: AdversarialParams, deadline: float, exact: bool) -> _AttackResult:
+    art = _art.import_art()
+    ev = art.attacks.evasion
+    clip = space.clip_values()
+    clf = _art.gradient_classifier(space._estimator, space.mean, space.scale, clip)
+    mask = space.mutable.astype(np.float32)
+    rows = np.flatnonzero(correct)
+    xc = Z0[rows].astype(np.float32)
+    yc = _one_hot(label_idx[rows])
+    n = len(idx)
+    truth = (label_idx == space._ctx.favorable_index).astype(np.int8)
+    res = _AttackResult(broken={}, evaluated=np.ones(n, dtype=bool), adv={})
+    res.curves = {"FGSM": {}, "PGD": {}}
+    res.projected = {"FGSM": {}, "PGD": {}}
+    res.rows = rows
+    batch = max(1, min(len(rows), 4096))
+    pending: list[tuple[str, float, np.ndarray]] = []
+    for b in p.budgets:
+        if time.perf_counter() > deadline:
+            res.stopped_early = True
+            break
+        eps = np.where(space.cat_mutable, 1.0, b).astype(np.float32)
+        if len(rows):
+            attacks = {
+                "FGSM": ev.FastGradientMethod(clf, norm=np.inf, eps=eps, eps_step=eps, batch_size=batch),
+                "PGD": ev.ProjectedGradientDescent(clf, norm=np.inf, eps=eps, eps_step=eps * (2.5 / p.pgd_steps),
+                                                   max_iter=p.pgd_steps, num_random_init=0, batch_size=batch,
+                                                   verbose=False),
+            }
+            for name, art_attack in attacks.items():
+                za = art_attack.generate(xc, y=yc, mask=mask)
+                pending.append((name, b, space.project(za, Z0[rows], budget=b)))
+        res.budgets_done.append(b)
+    _score_gradient(space, idx, Z0, rows, truth, pending, res, _scorer(space, exact))
+    checked = _verified_rows(res)
+    Zc = np.vstack([res.adv[b][r] for b, r in checked]) if checked else np.zeros((0, Z0.shape[1]))
+    base = np.concatenate([idx[r] for _, r in checked]) if checked else np.zeros(0, dtype=int)
+    labels = np.concatenate([1 - truth[r] for _, r in checked]) if checked else np.zeros(0, dtype=np.int8)
+    bad = 0 if exact else _verify(space, Zc, base, labels)
+    if bad:
+        _score_gradient(space, idx, Z0, rows, truth, pending, res, space.predict_fav_model)
+    res.scoring = {"scored_by": "full model" if exact or bad else space.fast_path_name,
+                   "adversarial_rows_verified_by_full_model": len(Zc), "disagreements": bad,
+                   "rescored_by_full_model": bool(exact or bad)}
+    res.evidence = {
+        "attacks": {
+            "FGSM": {"class": "art.attacks.evasion.FastGradientMethod", "norm": "inf", "eps": "budget",
+                     "eps_step": "budget", "num_random_init": 0},
+            "PGD": {"class": "art.attacks.evasion.ProjectedGradientDescent", "norm": "inf", "eps": "budget",
+                    "eps_step": f"2.5 * budget / {p.pgd_steps}", "max_iter": p.pgd_steps, "num_random_init": 0},
+        },
+        "estimator": type(clf).__name__,
+        "labels": "true labels (only correctly classified rows are attacked)",
+        "combined": "a row is broken at a budget when FGSM or PGD finds a valid adversarial row",
+    }
+    return res
+
+
+def _score_gradient(space: TabularSpace, idx: np.ndarray, Z0: np.ndarray, rows: np.ndarray, truth: np.ndarray,
+                    pending: list[tuple[str, float, np.ndarray]], res: _AttackResult, score: Any) -> None:
+    """Score every projected adversarial row (all budgets and attacks in one model call) into ``res``."""
+    n = len(idx)
+    preds = (score(np.vstack([z for _, _, z in pending]), np.tile(idx[rows], len(pending)))
+             .reshape(len(pending), len(rows)) if pending else np.zeros((0, len(rows)), dtype=np.int8))
+    for b in res.budgets_done:
+        res.broken[b] = np.zeros(n, dtype=bool)
+        res.adv[b] = Z0.copy()
+    for (name, b, zp), pred in zip(pending, preds):
+        hit = pred != truth[rows]
+        per = np.zeros(n, dtype=bool)
+        per[rows] = hit
+        res.curves[name][b] = per
+        res.projected[name][b] = zp
+        newly = hit & ~res.broken[b][rows]
+        res.adv[b][rows[newly]] = zp[newly]
+        res.broken[b][rows] |= hit
+
+
+def _verified_rows(res: _AttackResult) -> list[tuple[float, np.ndarray]]:
+    """(budget, sample rows) of every adversarial row a run reports."""
+    return [(b, np.flatnonzero(res.broken[b])) for b in res.budgets_done if res.broken[b].any()]
+
+
+def _finish_decisions(space: TabularSpace, candidates: dict[int, list[np.ndarray]], Z0: np.ndarray,
+                      idx: np.ndarray, pred_label: np.ndarray, score: Any
+                      ) -> dict[int, tuple[np.ndarray | None, float]]:
+    """Project each row's candidate adversarial rows to valid rows (integers rounded to nearest and away from
+    the original), score them all with the real model in one call, and keep per row the closest candidate that
+    is still adversarial, with its distance (inf when none is)."""
+    blocks: list[np.ndarray] = []
+    owner: list[int] = []
+    for r, cands in candidates.items():
+        for c in cands:
+            for rounding in ("nearest", "away"):
+                blocks.append(space.project(np.asarray(c, dtype=np.float64)[None], Z0[r][None], rounding=rounding))
+                owner.append(r)
+    out: dict[int, tuple[np.ndarray | None, float]] = {r: (None, np.inf) for r in candidates}
+    if not blocks:
+        return out
+    P = np.vstack(blocks)
+    rows = np.asarray(owner)
+    preds = score(P, idx[rows])
+    dist = np.where(preds != pred_label[rows], space.numeric_distance(P, Z0[rows]), np.inf)
+    for k in np.argsort(dist, kind="stable"):
+        r = int(rows[k])
+        if np.isfinite(dist[k]) and out[r][0] is None:
+            out[r] = (P[k], float(dist[k]))
+    return out
+
+
+def _finish_verified(space: TabularSpace, candidates: dict[int, list[np.ndarray]], Z0: np.ndarray,
+                     idx: np.ndarray, pred_label: np.ndarray, exact: bool
+                     ) -> tuple[dict[int, tuple[np.ndarray | None, float]], dict[str, Any]]:
+    """:func:`_finish_decisions` by the fast path, its chosen adversarial rows confirmed by the full model
+    (re-done by the full model on any disagreement)."""
+    found = _finish_decisions(space, candidates, Z0, idx, pred_label, _scorer(space, exact))
+    chosen = [(r, z) for r, (z, _) in found.items() if z is not None]
+    bad = 0
+    if chosen and not exact:
+        rows = np.array([r for r, _ in chosen])
+        bad = _verify(space, np.vstack([z for _, z in chosen]), idx[rows], 1 - pred_label[rows])
+        if bad:
+            found = _finish_decisions(space, candidates, Z0, idx, pred_label, space.predict_fav_model)
+    return found, {"scored_by": "full model" if exact or bad else space.fast_path_name,
+                   "adversarial_rows_verified_by_full_model": len(chosen), "disagreements": bad,
+                   "rescored_by_full_model": bool(exact or bad)}
+
+
+def _curve_from_distances(res: _AttackResult, Z0: np.ndarray, best: dict[int, np.ndarray],
+                          budgets: tuple[float, ...]) -> None:
+    assert res.dist is not None and res.attacked is not None
+    for b in budgets:
+        broken = res.evaluated & res.attacked & (res.dist <= b + 1e-9)
+        adv = Z0.copy()
+        for i in np.flatnonzero(broken):
+            adv[i] = best[int(i)]
+        res.broken[b] = broken
+        res.adv[b] = adv
+        res.budgets_done.append(b)
+
+
+def _tree_attack(space: TabularSpace, idx: np.ndarray, Z0: np.ndarray, label_idx: np.ndarray,
+                 correct: np.ndarray, p: AdversarialParams, exact: bool) -> _AttackResult:
+    art = _art.import_art()
+    clf = art.estimators.classification.SklearnClassifier(model=space._estimator)
+    art_attack = art.attacks.evasion.DecisionTreeAttack(clf, verbose=False)
+    rows = np.flatnonzero(correct)
+    n = len(idx)
+    res = _AttackResult(broken={}, evaluated=np.ones(n, dtype=bool), adv={})
+    res.dist = np.full(n, np.inf)
+    res.attacked = correct.copy()
+    best: dict[int, np.ndarray] = {}
+    if len(rows):
+        T_adv = art_attack.generate(space.model_values(Z0[rows], idx[rows]))
+        Za = (np.asarray(T_adv, dtype=np.float64) - space.mean) / space.scale
+        pred_label = (label_idx == space._ctx.favorable_index).astype(np.int8)
+        found, res.scoring = _finish_verified(space, {int(r): [za] for r, za in zip(rows, Za)}, Z0, idx,
+                                              pred_label, exact)
+        for r, (z, d) in found.items():
+            res.dist[r] = d
+            if z is not None:
+                best[r] = z
+    _curve_from_distances(res, Z0, best, p.budgets)
+    res.evidence = {"attacks": {"DecisionTreeAttack": {"class": "art.attacks.evasion.DecisionTreeAttack",
+                                                       "offset": 0.001}}}
+    return res
+
+
+def _blackbox_attack(ctx: AuditContext, space: TabularSpace, idx: np.ndarray, Z0: np.ndarray,
+                     label_idx: np.ndarray, correct: np.ndarray, p: AdversarialParams, deadline: float,
+                     purpose: str, exact: bool) -> _AttackResult:
+    """HopSkipJump on the subspace of mutable dims (the fixed dims of each row are filled in before the model is
+    called): ART then spends its binary-search precision and its random directions only where the attack may
+    act. One generate() call per row, so that each row has its own query budget and seed."""
+    art = _art.import_art()
+    n, _ = Z0.shape
+    lo_all, hi_all = space.clip_values()
+    mut = np.flatnonzero(space.mutable)
+    k = len(mut)
+    lo, hi = lo_all[mut], hi_all[mut]
+    sub_num = np.flatnonzero(~space.is_cat[mut])  # numeric dims, as positions in the subspace
+    fav = ctx.favorable_index
+    pred_label = np.where(label_idx == fav, 1, 0)
+    res = _AttackResult(broken={}, evaluated=np.zeros(n, dtype=bool), adv={})
+    res.dist = np.full(n, np.inf)
+    res.attacked = np.zeros(n, dtype=bool)
+    rng = ctx.rng(f"{purpose}:hopskipjump")
+    order = rng.permutation(n)
+    seeds = np.asarray(rng.integers(0, 2**31 - 1, size=n))
+
+    def embed(Zs: np.ndarray, row: int) -> np.ndarray:
+        Z = np.repeat(Z0[row][None, :], len(Zs), axis=0)
+        Z[:, mut] = Zs
+        return Z
+
+    def predict(Zs: np.ndarray, row: int) -> np.ndarray:
+        return space.predict_proba(embed(Zs, row), np.full(len(Zs), idx[row]))
+
+    def distance(Zs: np.ndarray, z0s: np.ndarray) -> np.ndarray:
+        if not len(sub_num):
+            return np.zeros(len(Zs))
+        return np.asarray(np.abs(Zs[:, sub_num] - z0s[sub_num]).max(axis=1))
+
+    rows = np.flatnonzero(correct)
+    init = np.full((n, k), np.nan)
+    with _art.single_threaded():
+        # Starting points: ART's own initialisation (uniform draws in the observed range of the mutable dims),
+        # drawn from the audit's seeded generator and scored in one batch instead of one model call per draw.
+        if len(rows):
+            K = p.hsj_init_size
+            # float32 as ART will see it: a start point must stay adversarial after ART's cast, or ART would
+            # fall back to its own (unseeded) initialisation
+            cand = rng.uniform(lo, hi, size=(len(rows), K, k)).astype(np.float32).astype(np.float64)
+            full = np.repeat(Z0[rows][:, None, :], K, axis=1)
+            full[:, :, mut] = cand
+            pf = space.predict_fav(full.reshape(-1, Z0.shape[1]), np.repeat(idx[rows], K)).reshape(len(rows), K)
+            adv = pf != pred_label[rows][:, None]
+            has = adv.any(axis=1)
+            first = adv.argmax(axis=1)
+            init[rows[has]] = cand[np.flatnonzero(has), first[has]]
+
+        counter = _art.CountingPredictor(predict, p.max_queries, deadline, distance)
+        clf = art.estimators.classification.BlackBoxClassifier(counter, input_shape=(k,), nb_classes=2,
+                                                              clip_values=(lo, hi))
+        hsj = art.attacks.evasion.HopSkipJump(clf, batch_size=max(p.hsj_max_eval, 1), targeted=False,
+                                              norm=np.inf, max_iter=p.hsj_max_iter, max_eval=p.hsj_max_eval,
+                                              init_eval=p.hsj_init_eval, init_size=p.hsj_init_size,
+                                              verbose=False)
+        best: dict[int, np.ndarray] = {}
+        pending: dict[int, list[np.ndarray]] = {}
+        status = {"attacked": 0, "no_start": 0, "query_budget": 0, "not_adversarial_after_projection": 0}
+        queries: list[int] = []
+        for i in (int(o) for o in order):
+            if not correct[i]:
+                res.evaluated[i] = True
+                continue
+            if time.perf_counter() > deadline:
+                res.stopped_early = True
+                break
+            if not np.isfinite(init[i]).all():
+                status["no_start"] += 1
+                res.evaluated[i] = True
+                res.attacked[i] = True
+                continue
+            z0s = np.asarray(Z0[i][mut], dtype=np.float64)
+            counter.start_row(int(i), z0s, int(label_idx[i]))
+            raw: np.ndarray | None
+            try:
+                with _art.seeded_global_numpy(int(seeds[i])):
+                    raw = hsj.generate(z0s[None].astype(np.float32), y=_one_hot(label_idx[i:i + 1]),
+                                       x_adv_init=init[i:i + 1].astype(np.float32))[0]
+            except _art.QueryBudgetExceeded:
+                if counter.deadline_hit:
+                    res.stopped_early = True
+                    break
+                status["query_budget"] += 1
+                raw = None
+            queries.append(counter.row_queries)
+            status["attacked"] += 1
+            pending[i] = [embed(np.asarray(c, dtype=np.float64)[None], i)[0]
+                          for c in (raw, counter.best) if c is not None]
+            res.evaluated[i] = True
+            res.attacked[i] = True
+    # project and score every candidate with the real model, in one call
+    found, res.scoring = _finish_verified(space, pending, Z0, idx, pred_label, exact)
+    for r, (z, dist) in found.items():
+        res.dist[r] = dist
+        if z is None:
+            status["not_adversarial_after_projection"] += 1
+        else:
+            best[r] = z
+    _curve_from_distances(res, Z0, best, p.budgets)
+    res.evidence = {
+        "attacks": {"HopSkipJump": {"class": "art.attacks.evasion.HopSkipJump", "norm": "inf",
+                                    "max_iter": p.hsj_max_iter, "max_eval": p.hsj_max_eval,
+                                    "init_eval": p.hsj_init_eval, "init_size": p.hsj_init_size,
+                                    "estimator": "art.estimators.classification.BlackBoxClassifier",
+                                    "input_dims": k}},
+        "max_queries_per_row": p.max_queries,
+        "queries_total": int(counter.total),
+        "queries_per_row_median": float(np.median(queries)) if queries else None,
+        "row_status": status,
+        "start": "first of init_size uniform draws in the observed range of the mutable features that the model "
+                 "classifies differently, drawn from the audit's seeded generator",
+        "distance": "closest valid adversarial row among HopSkipJump's result and every adversarial point it "
+                    "queried, after projection",
+    }
+    return res
+
+
+# -- report -----------------------------------------------------------------------------------------------
+
+
+def _report(ctx: AuditContext, r: AttackRun, p: AdversarialParams, t0: float) -> CheckOutput:
+    space, method, idx, Z0, correct, res, mismatches = r.space, r.method, r.idx, r.Z0, r.correct, r.result, \
+        r.mismatches
+    level = p.confidence
+    ev = res.evaluated
+    n_ev = int(ev.sum())
+    n_correct = int((correct & ev).sum())
+    metrics: list[Metric] = [rate_metric("clean_accuracy", n_correct, n_ev, level, subject="attacked sample")]
+    curve_rows: list[list[Any]] = []
+    xs: list[float] = []
+    ys: list[float | None] = []
+    cis: list[tuple[float, float] | None] = []
+    for b in res.budgets_done:
+        broken = res.broken[b] & ev
+        k_broken = int(broken.sum())
+        k_adv = n_correct - k_broken
+        subject = f"eps={b:g}"
+        m_acc = rate_metric("adversarial_accuracy", k_adv, n_ev, level, subject=subject, unit="fraction")
+        m_asr = rate_metric("attack_success_rate", k_broken, n_correct, level, subject=subject, unit="fraction")
+        metrics += [m_acc, m_asr]
+        row = [b, fmt(m_acc.value), fmt(m_acc.ci.low if m_acc.ci else None),
+               fmt(m_acc.ci.high if m_acc.ci else None), fmt(m_asr.value), n_ev, n_correct]
+        if res.curves:
+            for name in ("FGSM", "PGD"):
+                hits = res.curves[name].get(b)
+                row.append(fmt((n_correct - int((hits & ev).sum())) / n_ev) if hits is not None and n_ev else None)
+        curve_rows.append(row)
+        xs.append(b)
+        ys.append(m_acc.value)
+        cis.append((m_acc.ci.low, m_acc.ci.high) if m_acc.ci else None)
+    columns = ["budget (sd)", "adversarial accuracy", "ci low", "ci high", "attack success rate", "n",
+               "n correct"]
+    if res.curves:
+        columns += ["adversarial accuracy (FGSM)", "adversarial accuracy (PGD)"]
+    tables = [Table(title="Robustness curve: adversarial accuracy by budget (standard deviations per feature)",
+                    columns=columns, rows=curve_rows)]
+
+    median_value: float | None = None
+    if res.dist is not None and res.attacked is not None:
+        d = res.dist[res.attacked & ev]
+        mi = median_interval(d, level)
+        if mi is not None:
+            med, lo_, hi_ = mi
+            median_value = med if np.isfinite(med) else None
+            note = None
+            if not np.isfinite(med):
+                note = "no valid adversarial row found for at least half of the attacked rows"
+            elif not np.isfinite(hi_):
+                note = "upper confidence bound undefined: too many rows without an adversarial row"
+            metrics.append(Metric(
+                name="median_minimal_perturbation", value=median_value,
+                ci=interval((lo_, hi_), level, "order-statistic (binomial)"), n=len(d),
+                subject="attacked rows", unit="sd (L-infinity over numeric features)", note=note))
+            found = d[np.isfinite(d)]
+            metrics.append(rate_metric("attack_found_rate", len(found), len(d), level, subject="attacked rows",
+                                       note="rows where the attack found any valid adversarial row"))
+
+    # per protected group at the group budget
+    gb = min(res.budgets_done, key=lambda b: abs(b - p.group_budget)) if res.budgets_done else None
+    group_rows: list[list[Any]] = []
+    if gb is not None:
+        broken = res.broken[gb] & ev
+        extra = {"unit": "fraction"}
+        ms_acc, rows_acc = group_metrics(ctx, idx, correct & ~broken, ev, rate_name="group_adversarial_accuracy",
+                                         gap_name="adversarial_accuracy_gap", level=level,
+                                         min_group_size=p.min_group_size, extra=extra)
+        ms_asr, rows_asr = group_metrics(ctx, idx, broken, ev & correct, rate_name="group_attack_success_rate",
+                                         gap_name="attack_success_rate_gap", level=level,
+                                         min_group_size=p.min_group_size, extra=extra)
+        for m in ms_acc + ms_asr:
+            m.note = f"at eps={gb:g}" + (f"; {m.note}" if m.note else "")
+        metrics += ms_acc + ms_asr
+        _, rows_clean = group_metrics(ctx, idx, correct, ev, rate_name="c", gap_name="g", level=level,
+                                      min_group_size=1)
+        for a, b_, c in zip(rows_clean, rows_acc, rows_asr):
+            group_rows.append([a[0], a[1], a[2], fmt(a[3]), fmt(b_[3]), c[2], fmt(c[3])])
+        tables.append(Table(title=f"Robustness by protected group at eps={gb:g}",
+                            columns=["attribute", "group", "n", "clean accuracy", "adversarial accuracy",
+                                     "n correct", "attack success rate"], rows=group_rows))
+
+    examples = _examples(ctx, space, idx, Z0, res, gb)
+    if examples:
+        tables.append(Table(title=f"Examples of valid adversarial rows at eps={gb:g}",
+                            columns=["row", "changes", "prediction"], rows=examples))
+
+    artifacts = []
+    art_ = write_curve_svg(
+        ctx, "robustness_adversarial_curve.svg", "Adversarial accuracy by budget", "budget (sd per feature)",
+        "accuracy", [("adversarial accuracy", xs, ys, cis)],
+        hline=("clean accuracy", n_correct / n_ev) if n_ev else None)
+    if art_ is not None:
+        artifacts.append(art_)
+
+    elapsed = time.perf_counter() - t0
+    attack_name = {"gradient": "FGSM + PGD", "tree": "DecisionTreeAttack", "blackbox": "HopSkipJump"}[method]
+    summary = f"{attack_name} on {n_ev} rows ({n_correct} correctly classified)"
+    ref = next((m for m in metrics if m.name == "attack_success_rate" and m.subject == f"eps={gb:g}"), None)
+    if ref is not None and ref.value is not None:
+        summary += f"; attack success {ref.value:.1%} at eps={gb:g} sd"
+    if median_value is not None:
+        summary += f"; median minimal perturbation {median_value:.3g} sd"
+    if res.stopped_early:
+        summary += " (stopped early: time budget)"
+    warnings: list[str] = []
+    if res.stopped_early:
+        warnings.append(f"stopped early after {elapsed:.1f}s (time_budget_s={p.time_budget_s:g}); results "
+                        "cover fewer rows or budgets and depend on the machine's speed")
+    if mismatches:
+        warnings.append(f"{mismatches} sample rows are predicted differently through the attack space than in "
+                        "the audit (missing numeric values are imputed by the encoding)")
+    if res.scoring.get("disagreements"):
+        warnings.append(f"the fast scoring path disagreed with the full model on {res.scoring['disagreements']} "
+                        "adversarial rows; every outcome was re-scored by the full model")
+    evidence: dict[str, Any] = {
+        "method": method,
+        "art_version": _art.art_version(),
+        "space": space.mode,
+        "units": "standard deviations of each numeric feature (evaluation data, original units); "
+                 "L-infinity budget",
+        "categorical": p.categorical,
+        "mutable_columns": space.mutable_columns(),
+        "fixed_columns": dict(sorted(space.fixed.items())),
+        "feature_sd": {space.source[j]: fmt(float(space.sd_original[j]), 6)
+                       for j in np.flatnonzero(space.numeric_mutable)},
+        "n_sample": len(idx),
+        "n_evaluated": n_ev,
+        "n_correct": n_correct,
+        "budgets": list(p.budgets),
+        "budgets_done": res.budgets_done,
+        "group_budget": gb,
+        "stopped_early": res.stopped_early,
+        "elapsed_s": round(elapsed, 3),
+        "time_budget_s": p.time_budget_s,
+        "clean_prediction_mismatches": mismatches,
+        "scoring": res.scoring,
+        "seed": ctx.seed,
+        **res.evidence,
+    }
+    return CheckOutput(metrics=metrics, summary=summary, tables=tables, evidence=evidence, artifacts=artifacts,
+                       warnings=warnings)
+
+
+def _examples(ctx: AuditContext, space: TabularSpace, idx: np.ndarray, Z0: np.ndarray, res: _AttackResult,
+              gb: float | None, k: int = 5) -> list[list[Any]]:
+    """A few adversarial rows at the group budget, as readable changes of the input columns."""
+    if gb is None or gb not in res.broken:
+        return []
+    rows: list[list[Any]] = []
+    sel = np.flatnonzero(res.broken[gb] & res.evaluated)[:k]
+    if not len(sel):
+        return rows
+    Za = res.adv[gb][sel]
+    df = space.decode(Za, idx[sel])
+    orig = ctx.X.iloc[idx[sel]]
+    fav = ctx.favorable_index
+    labels = [str(c) for c in ctx.model.classes]
+    for r, i in enumerate(sel):
+        changes = []
+        for col in space.changed_columns(Za[r:r + 1], Z0[i:i + 1])[0]:
+            a, b = orig.iloc[r][col], df.iloc[r][col]
+            if str(a) != str(b):
+                changes.append(f"{col}: {a} -> {b}")
+        before = labels[fav] if ctx.y_pred[idx[i]] == 1 else labels[1 - fav]
+        after = labels[1 - fav] if ctx.y_pred[idx[i]] == 1 else labels[fav]
+        rows.append([int(idx[i]), "; ".join(changes), f"{before} -> {after}"])
+    return rows
+
+
+__all__ = ["AdversarialParams", "AdversarialRobustnessCheck", "AttackRun", "attack", "choose_method"]

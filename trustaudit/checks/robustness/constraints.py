@@ -1,0 +1,729 @@
+"""The numeric space the robustness checks perturb, and the constraints that keep perturbed rows valid.
+
+Attacks and noise work on a matrix ``Z`` with one column ("dim") per numeric feature and one per category of a
+one-hot encoded column, standardised so that a change of 1 in a numeric dim is one standard deviation of that
+feature *in its original units* (on the evaluation data). Budgets are therefore "per feature, in standard
+deviations"; the space is the same whatever scaler the model uses.
+
+Two ways to build it:
+
+* **scikit-learn** models: from :func:`trustaudit.features.feature_space` (preprocessor + final estimator). Each
+  transformed column is a dim. One-hot groups come from the OneHotEncoder; each numeric transformed column is
+  checked to be an exact affine function ``t = alpha + beta * x`` of one input column on the evaluation data
+  (passthrough, StandardScaler, MinMaxScaler, ...), which gives the way back to original units (integer rounding,
+  decoding to a DataFrame). The model is evaluated by the final estimator on ``Z * scale + mean`` (exactly the
+  transformed matrix the pipeline would compute) or, to decode, through the full model on a DataFrame.
+* **Any other model** (ONNX, XGBoost, LightGBM, ...): our own encoding of the input DataFrame: numeric columns as
+  they are (missing values replaced by the column median), every other column one-hot over the values observed in
+  the evaluation data (a missing value is its own category). Rows are decoded back to a DataFrame with the
+  original columns and dtypes and scored through the real model (``ctx.predict_favorable_proba``).
+
+Validity constraints, applied by :meth:`TabularSpace.project` after every attack or noise draw:
+
+1. protected attributes, columns the manifest declares ``immutable``, and columns we cannot map back to the input
+   (non-affine transforms, a column encoded twice, constant columns) never change;
+2. each one-hot group is projected back to exactly one category (arg-max of the relaxed vector; ties keep the
+   original category);
+3. values stay inside the observed [min, max] of their column;
+4. integer columns stay integers, rounded to the nearest integer that keeps the change within the budget;
+5. a numeric change never exceeds the budget (``|z - z0| <= eps`` in standard deviations).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from trustaudit.context import AuditContext
+
+#: Columns with more distinct values than this are not one-hot encoded by our own encoding: they stay fixed.
+MAX_CATEGORIES = 100
+_CHUNK = 4096  # rows per model call when scoring many rows
+_TINY = 1e-6  # relative changes smaller than this are float noise from ART's float32 arithmetic: undone
+
+CategoricalMode = Literal["fixed", "free"]
+
+
+@dataclass
+class TabularSpace:
+    """A standardised numeric encoding of the model's input rows, with validity constraints."""
+
+    mode: Literal["sklearn", "encoded"]
+    columns: list[str]  # model input columns (DataFrame order)
+    source: list[str]  # per dim: the input column it encodes
+    is_cat: np.ndarray  # per dim: one-hot indicator
+    category: list[Any]  # per dim: category value of a one-hot dim (None for numeric dims / unknown)
+    selectable: np.ndarray  # per dim: a one-hot dim we can decode (its category value is known)
+    mean: np.ndarray  # value in the model space v = z * scale + mean
+    scale: np.ndarray
+    alpha: np.ndarray  # numeric dims: v = alpha + beta * x, x in original units
+    beta: np.ndarray
+    lo: np.ndarray  # observed range, in z
+    hi: np.ndarray
+    x_lo: np.ndarray  # observed range in original units (numeric dims)
+    x_hi: np.ndarray
+    integer: np.ndarray  # numeric dims holding integer values
+    mutable: np.ndarray  # dims an attack may change
+    groups: dict[str, np.ndarray]  # one-hot column -> its dims
+    zero_category: dict[str, Any] = field(default_factory=dict)  # group -> value of the all-zero state (drop=)
+    fixed: dict[str, str] = field(default_factory=dict)  # input column -> why it never changes
+    categorical: CategoricalMode = "fixed"
+    cat_freq: np.ndarray | None = None  # per dim: share of evaluation rows in that category (one-hot dims)
+    zero_freq: dict[str, float] = field(default_factory=dict)  # group -> share of rows in the all-zero state
+    n_imputed: int = 0  # encoded mode: numeric missing values replaced by the median
+    _ctx: Any = None
+    _estimator: Any = None
+    _base: dict[Any, Any] = field(default_factory=dict)  # raw column arrays of ctx.X, category arrays
+    _dtypes: dict[str, Any] = field(default_factory=dict)
+    _encoded: np.ndarray | None = None  # encoded mode: Z of every evaluation row
+    _T: np.ndarray | None = None  # scikit-learn mode: the transformed evaluation matrix (shared, not copied)
+    _fast: Any = None  # encoded mode: verified direct ONNX Runtime call on column arrays (no DataFrame)
+    fast_path: str | None = None  # description of the fast path, for evidence
+
+    # -- shape --------------------------------------------------------------------------------------
+    @property
+    def n_dims(self) -> int:
+        return len(self.source)
+
+    @property
+    def numeric_mutable(self) -> np.ndarray:
+        return self.mutable & ~self.is_cat
+
+    @property
+    def cat_mutable(self) -> np.ndarray:
+        return self.mutable & self.is_cat
+
+    @property
+    def sd_original(self) -> np.ndarray:
+        """Standard deviation of each numeric dim in original units (1.0 for one-hot dims)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sd = np.where(self.is_cat, 1.0, self.scale / np.abs(self.beta))
+        return np.where(np.isfinite(sd), sd, 1.0)
+
+    def mutable_columns(self) -> list[str]:
+        return sorted({s for s, m in zip(self.source, self.mutable) if m})
+
+    def clip_values(self) -> tuple[np.ndarray, np.ndarray]:
+        """(min, max) per dim for ART (strictly increasing, as ART requires)."""
+        hi = np.where(self.hi > self.lo, self.hi, self.lo + 1.0)
+        return self.lo.copy(), hi
+
+    @property
+    def fast_path_name(self) -> str:
+        """What :meth:`predict_proba` calls."""
+        if self.mode == "sklearn":
+            return "final estimator on the transformed matrix"
+        return "direct ONNX Runtime call" if self._fast is not None else "full model"
+
+    @property
+    def fast_is_exact(self) -> bool:
+        """True when the fast path is the full model on the decoded DataFrame itself."""
+        return self.mode == "encoded" and self._fast is None
+
+    # -- encode / evaluate --------------------------------------------------------------------------
+    def encode(self, idx: np.ndarray) -> np.ndarray:
+        """Z of evaluation rows ``idx``."""
+        if self.mode == "sklearn":
+            from trustaudit.features import feature_space
+
+            fs = feature_space(self._ctx)
+            assert fs is not None and fs.matrix is not None
+            return (fs.matrix[idx] - self.mean) / self.scale
+        assert self._encoded is not None
+        return self._encoded[idx].copy()
+
+    def model_values(self, Z: np.ndarray, base: np.ndarray | None = None) -> np.ndarray:
+        """Values in the model's space (the transformed matrix for scikit-learn models). Integer features are
+        snapped to their integer value, and with ``base`` (the evaluation row of each Z row) every value left
+        unchanged is the evaluation row's own transformed value, bit for bit: tree thresholds can sit exactly on
+        an observed value, where a float round trip through z would cross them."""
+        V = np.asarray(Z, dtype=np.float64) * self.scale + self.mean
+        ints = np.flatnonzero(self.integer)
+        if len(ints):
+            a, b = self.alpha[ints], self.beta[ints]
+            V[:, ints] = a + b * np.rint((V[:, ints] - a) / b)
+        if base is not None and self._T is not None:
+            T0 = self._T[np.asarray(base)]
+            V = np.where(np.abs(V - T0) <= 1e-9 * self.scale, T0, V)
+        return V
+
+    def original_units(self, Z: np.ndarray) -> np.ndarray:
+        """Numeric dims in original units, unrounded (one-hot dims unchanged)."""
+        V = np.asarray(Z, dtype=np.float64) * self.scale + self.mean
+        with np.errstate(divide="ignore", invalid="ignore"):
+            X = np.where(self.is_cat, V, (V - self.alpha) / self.beta)
+        return X
+
+    def from_original(self, X: np.ndarray) -> np.ndarray:
+        V = np.where(self.is_cat, X, self.alpha + self.beta * X)
+        return (V - self.mean) / self.scale
+
+    def predict_proba(self, Z: np.ndarray, base: np.ndarray | None = None) -> np.ndarray:
+        """Class probabilities (model class order) of rows Z by the fast path the attacks query: the final
+        estimator on the transformed matrix (scikit-learn), or the model on decoded columns. ``base``: evaluation
+        row of each Z row (supplies the columns that are not encoded)."""
+        if len(Z) > _CHUNK:
+            return _chunked(self.predict_proba, Z, base)
+        if self.mode == "sklearn":
+            return np.asarray(self._estimator.predict_proba(self.model_values(Z, base)), dtype=float)
+        assert base is not None
+        if self._fast is not None:
+            return self._fast(self.column_arrays(Z, base))
+        return np.asarray(self._ctx.model.predict_proba(self.decode(Z, base)), dtype=float)
+
+    def predict_fav(self, Z: np.ndarray, base: np.ndarray | None = None) -> np.ndarray:
+        """Favourable-label predictions (1/0) of rows Z by the fast path (see :meth:`predict_proba`)."""
+        proba = self.predict_proba(Z, base)
+        return (proba.argmax(axis=1) == self._ctx.favorable_index).astype(np.int8)
+
+    def full_model_proba(self, Z: np.ndarray, base: np.ndarray) -> np.ndarray:
+        """Class probabilities of rows Z by the real, full model on the decoded DataFrame."""
+        if len(Z) > _CHUNK:
+            return _chunked(self.full_model_proba, Z, base)
+        return np.asarray(self._ctx.model.predict_proba(self.decode(Z, base)), dtype=float)
+
+    def predict_fav_model(self, Z: np.ndarray, base: np.ndarray) -> np.ndarray:
+        """Favourable-label predictions (1/0) of rows Z by the real, full model on the decoded DataFrame
+        (``ctx.predict_favorable_proba``): what decides every reported outcome."""
+        if not len(Z):
+            return np.zeros(0, dtype=np.int8)
+        proba = self.full_model_proba(Z, base)
+        return (proba.argmax(axis=1) == self._ctx.favorable_index).astype(np.int8)
+
+    # -- decode -------------------------------------------------------------------------------------
+    def column_arrays(self, Z: np.ndarray, base: np.ndarray) -> dict[str, np.ndarray]:
+        """Raw column values (numpy arrays) of rows Z: decoded where an attack may change the column, copied from
+        the base evaluation row otherwise."""
+        base = np.asarray(base)
+        out: dict[str, np.ndarray] = {}
+        for col, dims in self.groups.items():
+            if self.mutable[dims].any():
+                out[col] = self._decode_group(Z[:, dims], dims, col)
+        num = np.flatnonzero(~self.is_cat & self.mutable)
+        if len(num):
+            V = Z[:, num] * self.scale[num] + self.mean[num]
+            Xo = (V - self.alpha[num]) / self.beta[num]
+            for pos, j in enumerate(num):
+                out[self.source[j]] = np.rint(Xo[:, pos]) if self.integer[j] else Xo[:, pos]
+        for col in self.columns:
+            if col not in out:
+                out[col] = self._base_values(col)[base]
+        return out
+
+    def decode(self, Z: np.ndarray, base: np.ndarray) -> pd.DataFrame:
+        """The input DataFrame for rows Z (``base``: the evaluation row each Z row was derived from).
+
+        Columns an attack may change are decoded from Z: numeric columns in original units (integers as
+        integers), one-hot groups as their category value. Every other column is copied from the base row, so a
+        decoded clean row is the evaluation row itself (up to the encoding's imputation of missing values).
+        Columns keep the evaluation data's dtypes.
+        """
+        X = self._ctx.X
+        base = np.asarray(base)
+        data: dict[str, Any] = {}
+        for col, dims in self.groups.items():
+            if self.mutable[dims].any():
+                block = Z[:, dims]
+                codes = block.argmax(axis=1)
+                if col in self.zero_category:
+                    codes = np.where(block.max(axis=1) < 0.5, len(dims), codes)
+                data[col] = self._category_array(col, dims, X[col].dtype).take(codes)
+        num = np.flatnonzero(~self.is_cat & self.mutable)
+        if len(num):
+            V = Z[:, num] * self.scale[num] + self.mean[num]
+            Xo = (V - self.alpha[num]) / self.beta[num]
+            for pos, j in enumerate(num):
+                col = self.source[j]
+                data[col] = _as_dtype(np.rint(Xo[:, pos]) if self.integer[j] else Xo[:, pos], X[col].dtype)
+        for col in self.columns:
+            if col not in data:
+                data[col] = X[col].array.take(base)
+        return pd.DataFrame(data, columns=self.columns)
+
+    def _category_array(self, col: str, dims: np.ndarray, dtype: Any) -> Any:
+        """The category values of a one-hot group (plus its all-zero state) as an array of the column's dtype."""
+        key = ("cat", col)
+        if key not in self._base:
+            values = [self.category[d] for d in dims] + [self.zero_category.get(col)]
+            self._base[key] = _as_dtype(np.asarray(values, dtype=object), dtype)
+        return self._base[key]
+
+    def _base_values(self, col: str) -> np.ndarray:
+        if col not in self._base:
+            self._base[col] = self._ctx.X[col].to_numpy()
+        return self._base[col]
+
+    def _decode_group(self, block: np.ndarray, dims: np.ndarray, col: str) -> np.ndarray:
+        cats = np.array([self.category[d] for d in dims], dtype=object)
+        has_zero = col in self.zero_category
+        choice = block.argmax(axis=1)
+        vals = cats[choice]
+        if has_zero:
+            vals = np.where(block.max(axis=1) < 0.5, self.zero_category[col], vals)
+        return vals
+
+    # -- constraints --------------------------------------------------------------------------------
+    def project(
+        self,
+        Z: np.ndarray,
+        Z0: np.ndarray,
+        budget: float | np.ndarray | None = None,
+        rounding: Literal["nearest", "away"] = "nearest",
+    ) -> np.ndarray:
+        """Project perturbed rows back to valid rows (see the module docstring for the constraints).
+
+        ``budget``: the largest allowed change of a numeric dim, in sd (None: unbounded). ``rounding``:
+        integers to the nearest value within the budget, or away from the original value (used to keep an
+        on-the-boundary adversarial example adversarial after rounding).
+        """
+        Z = np.array(Z, dtype=np.float64, copy=True)
+        Z0 = np.asarray(Z0, dtype=np.float64)
+        # 1. fixed dims never change; float noise is undone
+        Z = np.where(self.mutable, Z, Z0)
+        Z = np.where(np.abs(Z - Z0) < _TINY * np.maximum(1.0, np.abs(Z0)), Z0, Z)
+        num = ~self.is_cat
+        # 5./3. numeric budget and observed range
+        if budget is not None:
+            b = np.broadcast_to(np.asarray(budget, dtype=np.float64), Z.shape[1:])
+            Z = np.where(num, np.clip(Z, Z0 - b, Z0 + b), Z)
+        Z = np.where(num, np.clip(Z, self.lo, self.hi), Z)
+        # 4. integers, in original units
+        ints = np.flatnonzero(self.integer & self.mutable)
+        if len(ints):
+            Xo = self.original_units(Z)[:, ints]
+            X0 = self.original_units(Z0)[:, ints]
+            X0r = np.rint(X0)
+            delta = Xo - X0r
+            if rounding == "away":
+                r = X0r + np.sign(delta) * np.ceil(np.abs(delta) - 1e-9)
+            else:
+                r = np.rint(Xo)
+            if budget is not None:
+                b_orig = np.broadcast_to(np.asarray(budget, dtype=np.float64), Z.shape[1:])[ints] * \
+                    self.sd_original[ints]
+                over = np.abs(r - X0r) > b_orig + 1e-9
+                r = np.where(over, X0r + np.sign(delta) * np.floor(np.abs(delta) + 1e-9), r)
+                over = np.abs(r - X0r) > b_orig + 1e-9  # still over (only possible with tiny budgets)
+                r = np.where(over, X0r, r)
+            r = np.clip(r, np.ceil(self.x_lo[ints] - 1e-9), np.floor(self.x_hi[ints] + 1e-9))
+            unchanged = r == X0r
+            newz = self.from_original(_embed(r, ints, Z.shape[1]))[:, ints]
+            Z[:, ints] = np.where(unchanged, Z0[:, ints], newz)
+        # 2. one-hot groups back to exactly one category
+        for col, dims in self.groups.items():
+            if not self.mutable[dims].any() or np.array_equal(Z[:, dims], Z0[:, dims]):
+                continue
+            Z[:, dims] = self._project_group(Z[:, dims], Z0[:, dims], dims, col)
+        return Z
+
+    def _project_group(self, block: np.ndarray, block0: np.ndarray, dims: np.ndarray, col: str) -> np.ndarray:
+        rows = np.arange(len(block))
+        score = np.where(self.selectable[dims], block, -np.inf)
+        if col in self.zero_category:  # the dropped category scores 1 - max(other indicators)
+            zero_score = 1.0 - np.clip(block, 0, 1).max(axis=1, initial=0.0)
+            score = np.column_stack([score, zero_score])
+            orig = np.where(block0.max(axis=1) < 0.5, len(dims), block0.argmax(axis=1))
+            score[rows, orig] = np.where(orig < len(dims), block[rows, np.minimum(orig, len(dims) - 1)],
+                                         zero_score)
+        else:
+            orig = block0.argmax(axis=1)
+            score[rows, orig] = block[rows, orig]  # the original category is always allowed
+        best = score.max(axis=1)
+        choice = np.where(score[rows, orig] >= best - 1e-12, orig, score.argmax(axis=1))  # ties keep it
+        out = np.zeros_like(block)
+        hit = choice < len(dims)
+        out[rows[hit], choice[hit]] = 1.0
+        return out
+
+    # -- convenience --------------------------------------------------------------------------------
+    def changed_columns(self, Z: np.ndarray, Z0: np.ndarray) -> list[list[str]]:
+        """Per row: the input columns whose value differs between Z and Z0."""
+        diff = np.abs(Z - Z0) > 1e-9
+        src = np.asarray(self.source, dtype=object)
+        return [sorted(set(src[row])) for row in diff]
+
+    def numeric_distance(self, Z: np.ndarray, Z0: np.ndarray) -> np.ndarray:
+        """L-infinity distance over numeric dims, in sd (0 when only categories changed)."""
+        num = ~self.is_cat
+        if not num.any():
+            return np.zeros(len(Z))
+        return np.abs(Z[:, num] - Z0[:, num]).max(axis=1)
+
+
+def _chunked(fn: Any, Z: np.ndarray, base: np.ndarray | None) -> np.ndarray:
+    """``fn`` over chunks of rows: tree ensembles predict large batches up to 2x slower per row (cache)."""
+    parts = [fn(Z[i:i + _CHUNK], None if base is None else np.asarray(base)[i:i + _CHUNK])
+             for i in range(0, len(Z), _CHUNK)]
+    return np.vstack(parts)
+
+
+def _embed(values: np.ndarray, dims: np.ndarray, width: int) -> np.ndarray:
+    out = np.zeros((values.shape[0], width))
+    out[:, dims] = values
+    return out
+
+
+def _as_dtype(values: np.ndarray, dtype: Any) -> Any:
+    """Values in a column's original dtype (integers rounded; strings/categories as pandas arrays)."""
+    if isinstance(dtype, np.dtype):
+        if dtype.kind in "iu":
+            return np.rint(np.asarray(values, dtype=float)).astype(dtype)
+        if dtype.kind == "f":
+            return np.asarray(values, dtype=dtype)
+        if dtype.kind == "b":
+            return np.asarray(values, dtype=bool)
+        return np.asarray(values, dtype=object)
+    arr = np.asarray(values, dtype=object).copy()
+    arr[pd.isna(arr)] = None
+    return pd.array(arr, dtype=dtype)
+
+
+def _is_integer_column(col: pd.Series) -> bool:
+    if pd.api.types.is_integer_dtype(col.dtype):
+        return True
+    if pd.api.types.is_float_dtype(col.dtype):
+        v = col.dropna().to_numpy(dtype=float)
+        return len(v) > 0 and bool(np.all(np.isfinite(v) & (v == np.rint(v))))
+    return False
+
+
+def _is_numeric_column(col: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype)
+
+
+def fixed_columns(ctx: AuditContext) -> dict[str, str]:
+    """Input columns that must never change, with the reason."""
+    out: dict[str, str] = {}
+    cols = set(ctx.feature_columns)
+    for name in ctx.bundle.manifest.protected:
+        if name in cols:
+            out[name] = "protected attribute"
+    for name in ctx.bundle.manifest.immutable:
+        if name in cols:
+            out.setdefault(name, "declared immutable")
+    return out
+
+
+def build_space(ctx: AuditContext, categorical: CategoricalMode = "fixed") -> TabularSpace:
+    """The attack space of this audit's model (built once per audit, cached on the context)."""
+    key = f"robustness.space:{categorical}"
+    if key in ctx.cache:
+        cached: TabularSpace = ctx.cache[key]
+        return cached
+    base_key = "robustness.space:free"
+    if base_key not in ctx.cache:
+        from trustaudit.features import feature_space
+
+        fs = feature_space(ctx)
+        space = _from_feature_space(ctx, fs) if fs is not None and fs.matrix is not None else None
+        if space is None:
+            space = _encoded_space(ctx)
+        ctx.cache[base_key] = space
+    base: TabularSpace = ctx.cache[base_key]
+    if categorical == "free":
+        return base
+    fixed = dict(base.fixed)
+    for col in base.groups:
+        fixed.setdefault(col, "categorical (categorical='fixed')")
+    derived = replace(base, mutable=base.mutable & ~base.is_cat, fixed=fixed, categorical="fixed")
+    ctx.cache[key] = derived
+    return derived
+
+
+def _one_hot_encoders(pre: Any) -> dict[str, tuple[list[Any], Any]]:
+    """Input column -> (categories in output order, dropped category or None) for every OneHotEncoder of a
+    ColumnTransformer (possibly inside a one-step Pipeline); {} when there is none or it groups categories."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    if isinstance(pre, Pipeline) and len(pre.steps) == 1:
+        pre = pre.steps[0][1]
+    if not isinstance(pre, ColumnTransformer):
+        return {}
+    out: dict[str, tuple[list[Any], Any]] = {}
+    names_in = list(getattr(pre, "feature_names_in_", []))
+    for _, trans, cols in pre.transformers_:
+        enc = trans.steps[-1][1] if isinstance(trans, Pipeline) else trans
+        if not isinstance(enc, OneHotEncoder) or getattr(enc, "_infrequent_enabled", False):
+            continue
+        cols_list = [names_in[c] if isinstance(c, (int, np.integer)) and names_in else c for c in np.atleast_1d(cols)]
+        drop_idx = getattr(enc, "drop_idx_", None)
+        for j, (col, cats) in enumerate(zip(cols_list, enc.categories_)):
+            d = None if drop_idx is None else drop_idx[j]
+            kept = [c for i, c in enumerate(cats) if d is None or i != d]
+            out[str(col)] = (kept, None if d is None else cats[d])
+    return out
+
+
+def _encoder_labels(enc: tuple[list[Any], Any] | None, values: pd.Series, block: np.ndarray,
+                    n_check: int = 1000) -> tuple[list[Any], Any, bool] | None:
+    """Category labels of a one-hot group from its encoder, checked against the first rows of the data (None:
+    no encoder, or it disagrees with the data; the caller then reads the labels off the data)."""
+    if enc is None or len(enc[0]) != block.shape[1]:
+        return None
+    kept, dropped = enc
+    head = block[:n_check]
+    v = values.iloc[:n_check].to_numpy(dtype=object)
+    one = head.max(axis=1) == 1.0
+    ok = one & ~pd.isna(v)
+    labels = np.asarray(kept, dtype=object)
+    if not np.all(labels[head[ok].argmax(axis=1)] == v[ok]):
+        return None
+    zero = block.sum(axis=1) == 0
+    if not zero.any():
+        return list(kept), None, False
+    if dropped is not None:
+        return list(kept), dropped, True
+    vc = values[zero].value_counts(dropna=False)  # unknown categories (handle_unknown='ignore')
+    return list(kept), (vc.index[0] if len(vc) else None), True
+
+
+def _category_labels(values: pd.Series, block: np.ndarray) -> tuple[list[Any], Any, bool]:
+    """The category value of each one-hot dim (the most common value among rows where it is 1; None when it is
+    never 1), the value of the all-zero state (dropped category) and whether that state occurs."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    k = block.shape[1]
+    rowmax = block.max(axis=1) if k else np.zeros(len(block))
+    active = rowmax == 1.0
+    dim = block.argmax(axis=1) if k else np.zeros(len(block), dtype=int)
+    ok = active & (codes >= 0)
+    counts = np.zeros((k, len(uniques) + 1), dtype=np.int64)
+    np.add.at(counts, (dim[ok], codes[ok]), 1)
+    labels: list[Any] = [uniques[int(c)] if counts[d].sum() else None for d, c in
+                         enumerate(counts.argmax(axis=1))]
+    zero = block.sum(axis=1) == 0
+    zero_value: Any = None
+    if zero.any():
+        zc = np.bincount(codes[zero] + 1, minlength=len(uniques) + 1)
+        best = int(zc.argmax()) - 1
+        zero_value = uniques[best] if best >= 0 else None
+    return labels, zero_value, bool(zero.any())
+
+
+def _from_feature_space(ctx: AuditContext, fs: Any) -> TabularSpace | None:
+    T = np.asarray(fs.matrix, dtype=np.float64)
+    if not np.isfinite(T).all():
+        return None
+    X = ctx.X
+    n_dims = T.shape[1]
+    fixed = fixed_columns(ctx)
+    source = [str(s) for s in fs.source]
+    is_cat = np.zeros(n_dims, dtype=bool)
+    category: list[Any] = [None] * n_dims
+    selectable = np.zeros(n_dims, dtype=bool)
+    groups: dict[str, np.ndarray] = {}
+    zero_category: dict[str, Any] = {}
+    zero_freq: dict[str, float] = {}
+    cat_freq = np.zeros(n_dims)
+    encoders = _one_hot_encoders(fs.preprocessor)
+    for col, dims_list in fs.one_hot.items():
+        dims = np.asarray(dims_list, dtype=int)
+        groups[col] = dims
+        is_cat[dims] = True
+        if col not in X.columns:
+            fixed.setdefault(col, "not an input column")
+            continue
+        labels, zero_value, has_zero = _encoder_labels(encoders.get(col), X[col], T[:, dims]) or \
+            _category_labels(X[col], T[:, dims])
+        cat_freq[dims] = T[:, dims].mean(axis=0)
+        for d, lab in zip(dims, labels):
+            category[d] = lab
+            selectable[d] = lab is not None and cat_freq[d] > 0  # only categories observed in the data
+        if has_zero:
+            zero_category[col] = zero_value
+            zero_freq[col] = float((T[:, dims].sum(axis=1) == 0).mean())
+
+    mean = np.zeros(n_dims)
+    scale = np.ones(n_dims)
+    alpha = np.full(n_dims, np.nan)
+    beta = np.full(n_dims, np.nan)
+    x_lo = np.full(n_dims, np.nan)
+    x_hi = np.full(n_dims, np.nan)
+    integer = np.zeros(n_dims, dtype=bool)
+    invertible = np.zeros(n_dims, dtype=bool)
+    num_dims = np.flatnonzero(~is_cat)
+    counts: dict[str, int] = {}
+    for j in num_dims:
+        counts[source[j]] = counts.get(source[j], 0) + 1
+    for j in num_dims:
+        t = T[:, j]
+        mean[j] = float(t.mean())
+        sd = float(t.std())
+        scale[j] = sd if sd > 0 else 1.0
+        col = source[j]
+        if sd == 0:
+            fixed.setdefault(col, "constant in the evaluation data")
+            continue
+        if col not in X.columns or not _is_numeric_column(X[col]):
+            fixed.setdefault(col, "a transformed feature that is not an affine function of one input column")
+            continue
+        if counts[col] > 1 or col in groups:
+            fixed.setdefault(col, "encoded by several model features")
+            continue
+        x = X[col].to_numpy(dtype=float, na_value=np.nan)
+        ok = np.isfinite(x)
+        xv, tv = x[ok], t[ok]
+        if len(xv) < 2 or float(xv.std()) == 0:
+            fixed.setdefault(col, "constant in the evaluation data")
+            continue
+        b = float(np.cov(xv, tv, bias=True)[0, 1] / xv.var())
+        a = float(tv.mean() - b * xv.mean())
+        resid = np.abs(a + b * xv - tv).max()
+        if b == 0 or resid > 1e-8 * (1.0 + np.abs(tv).max()):
+            fixed.setdefault(col, "a transformed feature that is not an affine function of one input column")
+            continue
+        if abs(b - 1.0) <= 1e-12 and abs(a) <= 1e-12 * (1.0 + float(np.abs(tv).max())):
+            a, b = 0.0, 1.0  # passthrough: keep it exact
+        alpha[j], beta[j] = a, b
+        invertible[j] = True
+        x_lo[j], x_hi[j] = float(xv.min()), float(xv.max())
+        integer[j] = _is_integer_column(X[col])
+    lo = np.where(is_cat, 0.0, (T.min(axis=0) - mean) / scale)  # scale > 0: the observed range in z
+    hi = np.where(is_cat, 1.0, (T.max(axis=0) - mean) / scale)
+    mutable = np.array([source[j] not in fixed for j in range(n_dims)], dtype=bool)
+    mutable &= is_cat | invertible
+    dtypes = {c: X[c].dtype for c in X.columns}
+    return TabularSpace(
+        mode="sklearn", columns=list(ctx.feature_columns), source=source, is_cat=is_cat, category=category,
+        selectable=selectable, mean=mean, scale=scale, alpha=alpha, beta=beta, lo=lo, hi=hi, x_lo=x_lo,
+        x_hi=x_hi, integer=integer, mutable=mutable, groups=groups, zero_category=zero_category, fixed=fixed,
+        categorical="free", cat_freq=cat_freq, zero_freq=zero_freq, _ctx=ctx, _estimator=fs.estimator,
+        _dtypes=dtypes, _T=T,
+    )
+
+
+def _encoded_space(ctx: AuditContext) -> TabularSpace:
+    X = ctx.X
+    fixed = fixed_columns(ctx)
+    source: list[str] = []
+    is_cat: list[bool] = []
+    category: list[Any] = []
+    blocks: list[np.ndarray] = []
+    groups: dict[str, np.ndarray] = {}
+    integer: list[bool] = []
+    n_imputed = 0
+    for col in X.columns:
+        s = X[col]
+        if _is_numeric_column(s):
+            x = s.to_numpy(dtype=float, na_value=np.nan)
+            miss = ~np.isfinite(x)
+            if miss.all():
+                fixed.setdefault(col, "no numeric values")
+                continue
+            if miss.any():
+                n_imputed += int(miss.sum())
+                x = np.where(miss, float(np.median(x[~miss])), x)
+            source.append(col)
+            is_cat.append(False)
+            category.append(None)
+            integer.append(_is_integer_column(s))
+            blocks.append(x[:, None])
+            continue
+        try:
+            codes, uniques = pd.factorize(s, sort=True, use_na_sentinel=True)  # -1 for missing
+        except TypeError:  # values that cannot be sorted together: order of appearance
+            codes, uniques = pd.factorize(s, use_na_sentinel=True)
+        cats = list(uniques)
+        has_missing = bool((codes < 0).any())
+        if len(cats) + has_missing > MAX_CATEGORIES:
+            fixed.setdefault(col, f"more than {MAX_CATEGORIES} distinct values (not encoded)")
+            continue
+        levels: list[Any] = [*cats, None] if has_missing else cats
+        codes = np.where(codes < 0, len(cats), codes) if has_missing else codes
+        onehot = np.zeros((len(s), len(levels)))
+        onehot[np.arange(len(s)), codes] = 1.0
+        start = len(source)
+        groups[col] = np.arange(start, start + len(levels))
+        for lev in levels:
+            source.append(col)
+            is_cat.append(True)
+            category.append(lev)
+            integer.append(False)
+        blocks.append(onehot)
+    M = np.hstack(blocks) if blocks else np.zeros((len(X), 0))
+    is_cat_a = np.asarray(is_cat, dtype=bool)
+    n_dims = M.shape[1]
+    mean = np.where(is_cat_a, 0.0, M.mean(axis=0))
+    sd = M.std(axis=0)
+    for j in np.flatnonzero(~is_cat_a & (sd == 0)):
+        fixed.setdefault(source[j], "constant in the evaluation data")
+    scale = np.where(is_cat_a | (sd == 0), 1.0, sd)
+    Z = (M - mean) / scale
+    lo = np.where(is_cat_a, 0.0, Z.min(axis=0))
+    hi = np.where(is_cat_a, 1.0, Z.max(axis=0))
+    x_lo = np.where(is_cat_a, np.nan, M.min(axis=0))
+    x_hi = np.where(is_cat_a, np.nan, M.max(axis=0))
+    mutable = np.array([source[j] not in fixed for j in range(n_dims)], dtype=bool)
+    space = TabularSpace(
+        mode="encoded", columns=list(ctx.feature_columns), source=source, is_cat=is_cat_a, category=category,
+        selectable=is_cat_a.copy(), mean=mean, scale=scale, alpha=np.where(is_cat_a, np.nan, 0.0),
+        beta=np.where(is_cat_a, np.nan, 1.0), lo=lo, hi=hi, x_lo=x_lo, x_hi=x_hi,
+        integer=np.asarray(integer, dtype=bool), mutable=mutable, groups=groups, fixed=fixed,
+        categorical="free", cat_freq=np.where(is_cat_a, M.mean(axis=0), 0.0), n_imputed=n_imputed, _ctx=ctx, _dtypes={c: X[c].dtype for c in X.columns},
+        _encoded=Z,
+    )
+    _enable_onnx_fast_path(space)
+    return space
+
+
+def _onnx_runner(ctx: AuditContext) -> Any:
+    """A direct ONNX Runtime call on column arrays, mirroring the ONNX adapter's feed (one [n, 1] tensor per
+    column; strings with missing values as ''), without building a DataFrame per call. Black-box attacks make
+    thousands of one-row calls, where the DataFrame round trip costs ~10x the model itself."""
+    model = ctx.model
+    if model is None or model.format != "onnx":
+        return None
+    from trustaudit.bundle.models import _prob_name
+
+    sess = model.native
+    inputs = sess.get_inputs()
+    prob = _prob_name(sess)
+    columns = list(ctx.feature_columns)
+    single = len(inputs) == 1 and inputs[0].name not in columns
+
+    def run(arrays: dict[str, np.ndarray]) -> np.ndarray:
+        feed: dict[str, np.ndarray] = {}
+        if single:
+            feed[inputs[0].name] = np.column_stack([np.asarray(arrays[c], dtype=np.float32) for c in columns])
+        else:
+            for inp in inputs:
+                a = arrays[inp.name]
+                if "string" in inp.type:
+                    arr = np.array(["" if v is None or v is pd.NA or (isinstance(v, float) and v != v) else str(v)
+                                    for v in a], dtype=object)
+                elif "int64" in inp.type:
+                    arr = np.asarray(a, dtype=np.int64)
+                elif "double" in inp.type:
+                    arr = np.asarray(a, dtype=np.float64)
+                else:
+                    arr = np.asarray(a, dtype=np.float32)
+                feed[inp.name] = arr.reshape(-1, 1)
+        proba = np.asarray(sess.run([prob], feed)[0], dtype=float)
+        if proba.ndim == 1:
+            proba = np.column_stack([1.0 - proba, proba])
+        return proba
+
+    return run
+
+
+def _enable_onnx_fast_path(space: TabularSpace, n_check: int = 256) -> None:
+    """Use the direct ONNX Runtime call only when it reproduces the adapter's probabilities on real rows."""
+    ctx = space._ctx
+    run = _onnx_runner(ctx)
+    if run is None:
+        return
+    idx = np.arange(min(n_check, ctx.n_rows))
+    Z = space.encode(idx)
+    try:
+        fast = run(space.column_arrays(Z, idx))
+    except Exception:
+        return
+    slow = np.asarray(ctx.model.predict_proba(space.decode(Z, idx)), dtype=float)
+    if fast.shape == slow.shape and np.allclose(fast, slow, rtol=0, atol=1e-6):
+        space._fast = run
+        space.fast_path = f"direct ONNX Runtime call (matches the adapter on {len(idx)} rows to 1e-6)"
