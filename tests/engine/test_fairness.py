@@ -161,3 +161,27 @@ def test_same_seed_same_numbers_and_different_seed_different_intervals(synthetic
     assert [m.model_dump() for m in ma] == [m.model_dump() for m in mb]
     assert [m.value for m in ma] == [m.value for m in mc]
     assert any(x.ci != y.ci for x, y in zip(ma, mc) if x.ci is not None)
+
+
+def test_metric_without_a_defined_interval_is_not_judged():
+    """A difference whose bootstrap is undefined in >10% of resamples is reported, not judged on its point."""
+    from sklearn.linear_model import LogisticRegression
+
+    from tests.conftest import make_synthetic
+    from trustaudit.api import audit
+
+    df = make_synthetic(600, seed=4)
+    df["group"] = "a"
+    df.loc[:2, "group"] = "b"  # three rows: TPR of group b is undefined in most resamples
+    df.loc[:2, "approved"] = ["yes", "no", "no"]
+    X = df[["income", "debt", "age"]]
+    clf = LogisticRegression().fit(X, df["approved"])
+    report = audit(clf, df, label="approved", favorable_label="yes", protected={"group": ["a"]},
+                   checks=["fairness.model"], params={"fairness.model": {"min_group_size": 1, "bootstrap": 200}})
+    eod = next(m for m in report.check("fairness.model").metrics
+               if m.name == "equal_opportunity_difference" and m.attribute == "group")
+    assert eod.value is not None and eod.ci is None
+    assert not eod.judged and "bootstrap" in eod.note
+    cond = next(c for c in report.check("fairness.model").conditions
+                if c.metric == "equal_opportunity_difference" and c.subject == eod.subject)
+    assert cond.status == Status.SKIPPED

@@ -259,6 +259,20 @@ def _interval(samples: np.ndarray, level: float, n_boot: int) -> Interval | None
     return Interval(low=float(lo), high=float(hi), level=level, method=f"bootstrap-percentile ({n_boot})")
 
 
+def _judgement(judged: bool, ci: Interval | None, value: float | None, p: Any) -> tuple[bool, str | None]:
+    """Whether a comparison metric is judged by the rubric, and why not.
+
+    Not judged: a group below ``min_group_size``, or (with the bootstrap on) no interval because the metric is
+    undefined in more than 10% of resamples (a nearly empty or degenerate group): judging its point estimate
+    alone would fail the gate on noise.
+    """
+    if not judged:
+        return False, f"a group is smaller than {p.min_group_size}"
+    if p.bootstrap and ci is None and value is not None:
+        return False, "interval undefined in over 10% of bootstrap resamples (a group is nearly empty or degenerate)"
+    return True, None
+
+
 def _f(x: Any) -> float | None:
     v = float(x)
     return v if np.isfinite(v) else None
@@ -378,11 +392,11 @@ class DatasetFairnessCheck(_FairnessBase):
                     )
                 )
             for name in ("label_statistical_parity_difference", "label_disparate_impact"):
+                ok, note = _judgement(judged, ci[name], _f(point[name]), p)
                 metrics.append(
                     Metric(
                         name=name, value=_f(point[name]), ci=ci[name], n=n_u + n_p, subject=c.subject,
-                        attribute=c.attribute, group=c.group, reference=c.reference, judged=judged,
-                        note=None if judged else f"a group is smaller than {p.min_group_size}",
+                        attribute=c.attribute, group=c.group, reference=c.reference, judged=ok, note=note,
                     )
                 )
             rows.append([c.subject, n_u, n_p, _f(point["base_rate_u"]), _f(point["base_rate_p"]),
@@ -398,7 +412,7 @@ class DatasetFairnessCheck(_FairnessBase):
             metrics=metrics,
             tables=[table],
             summary=f"{len(comps)} comparisons; overall favourable base rate {overall:.3f} on {len(y)} rows",
-            evidence={"overall_base_rate": overall, "n": int(len(y)), "comparisons": len(comps)},
+            evidence={"overall_base_rate": overall, "n": len(y), "comparisons": len(comps)},
         )
 
 
@@ -490,10 +504,10 @@ class ModelFairnessCheck(_FairnessBase):
                     )
                 group_rows.append([gkey, n] + [_f(point_g[priv][k]) for k in GROUP_METRICS])
             for k, v in point_d.items():
+                ok, note = _judgement(judged, ci_d.get(k), _f(v), p)
                 metrics.append(
                     Metric(name=k, value=_f(v), ci=ci_d.get(k), n=n_u + n_p, subject=c.subject,
-                           attribute=c.attribute, group=c.group, reference=c.reference, judged=judged,
-                           note=None if judged else f"a group is smaller than {p.min_group_size}")
+                           attribute=c.attribute, group=c.group, reference=c.reference, judged=ok, note=note)
                 )
             diff_rows.append([c.subject, n_u, n_p] + [_f(point_d[k]) for k in DIFF_METRICS])
         # Overall Theil index (individual-level inequality of benefits), with its own bootstrap.
@@ -520,7 +534,7 @@ class ModelFairnessCheck(_FairnessBase):
             metrics=metrics,
             tables=tables,
             summary=summary,
-            evidence={"n": int(len(y)), "comparisons": [c.subject for c in comps],
+            evidence={"n": len(y), "comparisons": [c.subject for c in comps],
                       "selection_rate_overall": float(yhat.mean()), "bootstrap": p.bootstrap,
                       "confidence": p.confidence, "min_group_size": p.min_group_size},
         )
