@@ -172,7 +172,11 @@ _SHARED_CACHE: dict[str, Any] = {}
 
 
 def _unpickle_shared(token: str, blob: bytes) -> Any:
-    """Unpickle a shared object once per worker process (kept for the next tasks of the same map)."""
+    """Unpickle a shared object once per worker process (kept for the next tasks of the same map).
+
+    ``blob`` is what this audit's own parent process pickled for its workers (process-pool IPC, exactly what
+    concurrent.futures does with every task); it is never a file from a bundle, so no untrusted data is unpickled.
+    """
     if token not in _SHARED_CACHE:
         _SHARED_CACHE.clear()  # one map at a time per worker: drop the previous map's objects
         _SHARED_CACHE[token] = pickle.loads(blob)
