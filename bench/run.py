@@ -94,16 +94,19 @@ def bundle_for(size: str, source: Path, cache: Path) -> Path:
         dst = cache / f"{source.name.removesuffix('-16k')}-16k"
         if dst == source:
             return source
-        if not (dst / ".complete").is_file():
+        fingerprint = _source_fingerprint(source)
+        stamp = dst / ".complete"
+        if not (stamp.is_file() and stamp.read_text().strip() == fingerprint):
             shutil.rmtree(dst, ignore_errors=True)
             shutil.copytree(source, dst)
-            (dst / ".complete").write_text("ok\n")
+            stamp.write_text(fingerprint + "\n")
         return dst
     import yaml
 
     dst = cache / f"{source.name.removesuffix('-16k')}-{size}"
     stamp = dst / ".complete"
-    if stamp.is_file():
+    fingerprint = _source_fingerprint(source)
+    if stamp.is_file() and stamp.read_text().strip() == fingerprint:
         return dst
     from trustaudit.bundle.loader import read_table
 
@@ -122,8 +125,19 @@ def bundle_for(size: str, source: Path, cache: Path) -> Path:
     manifest["data"]["path"] = new_rel
     manifest["name"] = f"{manifest['name']}-{size}"
     (dst / "trustaudit.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
-    stamp.write_text("ok\n")
+    stamp.write_text(fingerprint + "\n")
     return dst
+
+
+def _source_fingerprint(source: Path) -> str:
+    """A digest of the source bundle's files: the cached up-samples are rebuilt when the sample changes."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in sorted(p for p in source.rglob("*") if p.is_file() and p.name != ".complete"):
+        h.update(str(f.relative_to(source)).encode())
+        h.update(hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()
 
 
 # ================================================================================================================
