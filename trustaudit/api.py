@@ -22,7 +22,6 @@ from trustaudit.bundle.loader import (
     check_task,
     load_bundle,
     resolve_protected,
-    sha256_file,
     validate_data,
 )
 from trustaudit.bundle.manifest import Manifest
@@ -303,7 +302,3 @@ def validate(bundle: str | Path, *, allow_unsafe_pickle: bool = False) -> Bundle
     """Check a bundle without running any check (loads the manifest, data and model)."""
     from trustaudit.lineage import validate_lineage  # the lineage section and the MLmodel / card / BOM it has
     return validate_lineage(load_bundle(bundle, allow_unsafe_pickle=allow_unsafe_pickle))
-
-
-def file_digest(path: str | Path) -> str:
-    return sha256_file(Path(path))[0]

@@ -12,7 +12,6 @@ import pandas as pd
 
 from trustaudit.bundle import models as M
 from trustaudit.bundle.manifest import (
-    MANIFEST_NAME,
     SUPPORTED_TASKS,
     DataSpec,
     Manifest,
@@ -348,7 +347,3 @@ def load_bundle(path: str | Path, *, allow_unsafe_pickle: bool = False, load_mod
                 f"the model has {len(model.classes)} classes {model.classes}; trustaudit audits binary classifiers"
             )
     return bundle
-
-
-def manifest_path(root: Path) -> Path:
-    return root / MANIFEST_NAME

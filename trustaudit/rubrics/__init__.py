@@ -334,9 +334,6 @@ class Rubric(BaseModel):
         return self.checks.get(check_id, CheckPolicy())
 
 
-PACKAGED = ("default",)
-
-
 def packaged_rubrics() -> list[str]:
     root = resources.files("trustaudit.rubrics") / "data"
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
