@@ -34,6 +34,31 @@ def _settings(data_dir: Path | None, database_url: str | None, **kw: Any) -> Any
                     database_url=database_url or os.environ.get("TRUSTAUDIT_DATABASE_URL", ""), **kw)
 
 
+def _check_dask(executor: str, timeout: float) -> str:
+    """Connect to the Dask scheduler once before starting (exit 2 with one line when it cannot be reached);
+    returns what the startup line says about it."""
+    from trustaudit.executors import ExecutorError
+
+    if not executor.startswith(("dask://", "dask+tls://", "tcp://", "tls://")):
+        typer.echo(f"error: unknown executor '{executor}'; use local or dask://HOST:PORT", err=True)
+        raise typer.Exit(EXIT_INPUT)
+    try:
+        from trustaudit.service.dask_pool import DaskPool
+
+        pool = DaskPool(executor, Path("."), False, None, connect_timeout=timeout)
+        pool.connect()
+    except ExecutorError as exc:
+        typer.echo(f"error: {exc.one_line()}", err=True)
+        raise typer.Exit(EXIT_INPUT) from None
+    try:
+        ready, text = pool.health()
+    finally:
+        pool.client.close()
+    if not ready:
+        typer.echo(f"warning: {text}; audits wait in the queue until a worker joins", err=True)
+    return f"executor: {text.rsplit(', ', 1)[0]}"
+
+
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Folder for the SQLite database and artifacts "
                                               "(default: $TRUSTAUDIT_DATA_DIR or ./trustaudit-data)")]
 DbUrl = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy URL, e.g. "
@@ -50,31 +75,38 @@ def register(app: typer.Typer) -> None:
         port: Annotated[int, typer.Option(help="TCP port")] = 8000,
         database_url: DbUrl = None,
         workers: Annotated[int, typer.Option(help="Audit worker processes (0: accept jobs, run none)")] = 2,
-        executor: Annotated[str, typer.Option(help="Where audits run: local (worker processes)")] = "local",
+        executor: Annotated[str, typer.Option(
+            help="Where audits run: local (--workers processes on this machine) or dask://HOST:PORT (a Dask "
+                 "cluster; dask+tls:// for TLS): the bundle is sent with each task, no shared filesystem "
+                 "needed")] = "local",
+        connect_timeout: Annotated[float, typer.Option(
+            help="Seconds to wait for the Dask scheduler at startup (then exit 2)")] = 10.0,
         max_upload_mb: Annotated[float, typer.Option(help="Largest accepted upload, in MiB")] = 100.0,
         max_extract_mb: Annotated[float, typer.Option(help="Largest uncompressed bundle, in MiB")] = 512.0,
         allow_unsafe_pickle: Annotated[bool, typer.Option(
             "--allow-unsafe-pickle", help="Accept joblib/pickle models (they run code when loaded)")] = False,
         log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
     ) -> None:
-        """Run the audit service: REST API, web pages and a local worker pool (SQLite by default)."""
+        """Run the audit service: REST API, web pages and a local worker pool or a Dask cluster (SQLite by
+        default)."""
         _need_service()
         import uvicorn
 
         from trustaudit.service.app import create_app
         from trustaudit.service.archive import Limits
 
+        executor = executor.strip()
+        runs = f"workers: {workers}"
         if executor != "local":
-            typer.echo(f"error: --executor {executor}: only 'local' is available in this build "
-                       "(a Dask executor comes with the scale-out extra)", err=True)
-            raise typer.Exit(EXIT_INPUT)
+            runs = _check_dask(executor, connect_timeout) if workers > 0 else "workers: 0"
         st = _settings(data_dir, database_url, workers=workers, allow_unsafe_pickle=allow_unsafe_pickle,
                        max_upload_bytes=int(max_upload_mb * 1024 * 1024),
-                       limits=Limits(max_total_bytes=int(max_extract_mb * 1024 * 1024)))
+                       limits=Limits(max_total_bytes=int(max_extract_mb * 1024 * 1024)),
+                       executor=executor, connect_timeout_s=connect_timeout)
         if allow_unsafe_pickle:
             typer.echo("warning: --allow-unsafe-pickle: submitted pickle models run code on this server", err=True)
         typer.echo(f"trustaudit service on http://{host}:{port} (data: {st.data_dir}, "
-                   f"database: {st.database_url.split('://')[0]}, workers: {workers})", err=True)
+                   f"database: {st.database_url.split('://')[0]}, {runs})", err=True)
         uvicorn.run(create_app(st), host=host, port=port, log_level=log_level, proxy_headers=False)
 
     token_app = typer.Typer(help="Create, list and revoke API tokens (stored hashed).", no_args_is_help=True)

@@ -193,7 +193,7 @@ def test_dropped_category_one_hot_group():
     assert space.zero_category == {"color": "blue", "grp": "a"}  # sorted categories: the first is dropped
     dims = space.groups["color"]
     assert [space.category[d] for d in dims] == ["green", "red"]
-    labels, zero, has_zero = _category_labels(ctx.X["color"], space._T[:, dims])
+    labels, zero, has_zero = _category_labels(ctx.X["color"], space._fs.rows(space._fs.profile_rows())[:, dims])
     assert labels == ["green", "red"] and zero == "blue" and has_zero
     idx = np.arange(400)
     Z0 = space.encode(idx)

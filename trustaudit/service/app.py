@@ -614,7 +614,8 @@ def healthz() -> Health:
 
 @ops.get("/readyz", response_model=Health, responses={503: {"model": Health, "description": "Not ready"}})
 def readyz(request: Request) -> Any:
-    """Readiness: database reachable and migrated, data directory writable, workers alive."""
+    """Readiness: database reachable and migrated, data directory writable, workers alive (with a Dask
+    executor: the scheduler answers and has at least one worker)."""
     from sqlalchemy import text
 
     from trustaudit.service.db import current_revision
@@ -642,7 +643,10 @@ def readyz(request: Request) -> Any:
         checks["data_dir"] = f"not writable: {exc.strerror}"
         ok = False
     pool = request.app.state.pool
-    if pool is not None:
+    if pool is not None and hasattr(pool, "health"):  # a Dask cluster: the scheduler answers, with workers
+        ready, checks["workers"] = pool.health()
+        ok = ok and ready
+    elif pool is not None:
         alive = pool.alive()
         checks["workers"] = f"{alive}/{pool.n} alive"
         ok = ok and alive > 0
@@ -741,8 +745,14 @@ def create_app(settings: Settings) -> FastAPI:
         if any(rec.values()):
             log.warning("recovered jobs left by a stopped server: %s", rec)
         app.state.registry.register(_JobCollector(app.state.sm))
-        pool = None
-        if settings.start_workers and settings.workers > 0:
+        pool: Any = None
+        if settings.start_workers and settings.workers > 0 and settings.executor != "local":
+            from trustaudit.service.dask_pool import DaskPool
+
+            pool = DaskPool(settings.executor, settings.data_dir, settings.allow_unsafe_pickle, app.state.sm,
+                            limits=settings.limits, connect_timeout=settings.connect_timeout_s)
+            pool.start()
+        elif settings.start_workers and settings.workers > 0:
             pool = WorkerPool(settings.workers, settings.database_url, settings.data_dir,
                               settings.allow_unsafe_pickle, app.state.sm)
             pool.start()

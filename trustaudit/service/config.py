@@ -18,7 +18,8 @@ class Settings:
     allow_unsafe_pickle: bool = False
     max_upload_bytes: int = 100 * 1024 * 1024
     limits: Limits = field(default_factory=Limits)
-    executor: str = "local"
+    executor: str = "local"  # or dask://HOST:PORT (trustaudit.service.dask_pool)
+    connect_timeout_s: float = 10.0  # how long to wait for a Dask scheduler at startup
     start_workers: bool = True
     max_attempts: int = 2
     secret_key: str = ""

@@ -84,6 +84,25 @@ def fail(sm: sessionmaker[Any], job_id: str, claim: str, reason: str, state: str
         return ok
 
 
+def release(sm: sessionmaker[Any], job: Job, claim: str, note: str) -> str:
+    """Give back a running job whose attempt the executor lost (a Dask scheduler that went away): re-queued while
+    attempts remain, failed with ``note`` once out of them, cancelled when a cancel was asked. Conditional on the
+    claim; returns the new state, or ``"lost"`` when the claim was no longer ours."""
+    with sm() as s:
+        asked = bool(s.scalar(select(Job.cancel_requested).where(Job.id == job.id)))
+        if asked:
+            values: dict[str, Any] = {"state": "cancelled", "error": "cancelled while running",
+                                      "finished_at": utcnow()}
+        elif job.attempts < job.max_attempts:
+            values = {"state": "queued"}
+        else:
+            values = {"state": "failed", "error": f"{note}; gave up after {job.attempts} attempt(s)"[:2000],
+                      "finished_at": utcnow()}
+        ok = _owned(s, job.id, claim, claim=None, notes=[*(job.notes or []), note], **values)
+        s.commit()
+        return str(values["state"]) if ok else "lost"
+
+
 def cancel(s: Session, job: Job) -> str:
     """Cancel a queued job at once; ask a running one to stop at its next check. Returns the new state."""
     if job.state == "queued":

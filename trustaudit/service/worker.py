@@ -55,6 +55,50 @@ def headline_points(report: Any) -> list[dict[str, Any]]:
     return list(points.values())
 
 
+def job_rubric(rubric: str | None, bundle_dir: Path) -> str | None:
+    """The rubric option of a job as ``api.audit`` takes it: a packaged name as is, a ``.yaml`` resolved inside
+    the job's bundle (never against the server's working directory)."""
+    if rubric and rubric.endswith((".yaml", ".yml")):
+        from trustaudit.bundle.loader import resolve_inside
+
+        return str(resolve_inside(bundle_dir, rubric, "rubric"))
+    return rubric or None
+
+
+def internal_error(exc: BaseException, doing: str = "auditing") -> str:
+    """The one-line reason recorded for an unexpected exception (the traceback goes to the server log only)."""
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return f"internal error while {doing}: {type(exc).__name__}: {first}"[:500]
+
+
+def publish(sm: Any, job: Any, report: Any, work: Path, progress: dict[str, Any], t0: float) -> bool:
+    """Write report.json into the attempt's private ``work`` folder (which already holds the artefacts), move the
+    folder into place as ``out-<attempt>`` and record the job done, all conditional on the job's claim.
+
+    Returns False when the claim was lost; raises :class:`_Stop` when the job was cancelled meanwhile.
+    """
+    from trustaudit import api
+    from trustaudit.service import queue
+
+    job_dir = work.parent
+    for c in report.checks:
+        progress["checks"][c.check_id] = c.status.value
+    api.write_report(report, work)
+    if not queue.set_progress(sm, job.id, job.claim, progress):
+        raise _Stop()
+    final = job_dir / f"out-{job.attempts}"
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(work, final)  # a complete folder appears at once; the DB then records it
+    files = sorted(str(p.relative_to(job_dir)) for p in final.rglob("*") if p.is_file())
+    ok = queue.finish(sm, job.id, job.claim, verdict=report.verdict.value, counts=report.counts,
+                      duration_s=time.perf_counter() - t0, artifacts=files, progress=progress,
+                      points=headline_points(report), model_name=report.bundle.name,
+                      model_version=report.bundle.version)
+    if ok:
+        _score_openness(sm, job.id, job_dir / "bundle")
+    return bool(ok)
+
+
 def run_job(sm: Any, job: Any, data_dir: Path, allow_unsafe_pickle: bool) -> str:
     """Run one claimed job to a final state; returns that state."""
     from trustaudit import api
@@ -64,7 +108,6 @@ def run_job(sm: Any, job: Any, data_dir: Path, allow_unsafe_pickle: bool) -> str
     claim = job.claim
     job_dir = data_dir / "jobs" / job.id
     bundle_dir = job_dir / "bundle"
-    out_name = f"out-{job.attempts}"
     work = job_dir / f".work-{job.attempts}-{claim.rsplit(':', 1)[-1]}"
     shutil.rmtree(work, ignore_errors=True)
     opts = job.options or {}
@@ -72,37 +115,16 @@ def run_job(sm: Any, job: Any, data_dir: Path, allow_unsafe_pickle: bool) -> str
     t0 = time.perf_counter()
 
     def on_progress(cid: str, phase: str, i: int, total: int) -> None:
-        progress["total"] = total
-        if phase == "start":
-            progress["current"] = cid
-            progress["checks"][cid] = "running"
-        else:
-            progress["done"] = i + 1
-            progress["current"] = None
-            progress["checks"][cid] = "done"
+        update_progress(progress, cid, phase, i, total)
         if not queue.set_progress(sm, job.id, claim, dict(progress, checks=dict(progress["checks"]))):
             raise _Stop()
 
     try:
-        report = api.audit(bundle_dir, rubric=opts.get("rubric"), checks=opts.get("checks") or None,
-                           seed=int(opts.get("seed", 0)), out_dir=work, allow_unsafe_pickle=allow_unsafe_pickle,
-                           params=opts.get("params") or None, progress=on_progress)
-        for c in report.checks:
-            progress["checks"][c.check_id] = c.status.value
-        api.write_report(report, work)
-        if not queue.set_progress(sm, job.id, claim, progress):
-            raise _Stop()
-        final = job_dir / out_name
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(work, final)  # a complete folder appears at once; the DB then records it
-        files = sorted(str(p.relative_to(job_dir)) for p in final.rglob("*") if p.is_file())
-        ok = queue.finish(sm, job.id, claim, verdict=report.verdict.value, counts=report.counts,
-                          duration_s=time.perf_counter() - t0, artifacts=files, progress=progress,
-                          points=headline_points(report), model_name=report.bundle.name,
-                          model_version=report.bundle.version)
-        if ok:
-            _score_openness(sm, job.id, bundle_dir)
-        return "done" if ok else "lost"
+        report = api.audit(bundle_dir, rubric=job_rubric(opts.get("rubric"), bundle_dir),
+                           checks=opts.get("checks") or None, seed=int(opts.get("seed", 0)), out_dir=work,
+                           allow_unsafe_pickle=allow_unsafe_pickle, params=opts.get("params") or None,
+                           progress=on_progress)
+        return "done" if publish(sm, job, report, work, progress, t0) else "lost"
     except _Stop:
         shutil.rmtree(work, ignore_errors=True)
         queue.fail(sm, job.id, claim, "cancelled while running", state="cancelled")
@@ -114,9 +136,20 @@ def run_job(sm: Any, job: Any, data_dir: Path, allow_unsafe_pickle: bool) -> str
     except Exception as exc:
         log.exception("job %s failed", job.id)
         shutil.rmtree(work, ignore_errors=True)
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        queue.fail(sm, job.id, claim, f"internal error while auditing: {type(exc).__name__}: {first}"[:500])
+        queue.fail(sm, job.id, claim, internal_error(exc))
         return "failed"
+
+
+def update_progress(progress: dict[str, Any], cid: str, phase: str, i: int, total: int) -> None:
+    """Fold one ``api.audit`` progress call (check ``cid`` starts or ends) into the job's progress record."""
+    progress["total"] = total
+    if phase == "start":
+        progress["current"] = cid
+        progress["checks"][cid] = "running"
+    else:
+        progress["done"] = i + 1
+        progress["current"] = None
+        progress["checks"][cid] = "done"
 
 
 def _score_openness(sm: Any, job_id: str, bundle_dir: Path) -> None:

@@ -249,24 +249,29 @@ def _from_scores(ctx: AuditContext, rows: np.ndarray, output: str) -> np.ndarray
     return logit(p) if output == "log-odds" else p
 
 
-def _fast_space(ctx: AuditContext) -> tuple[Any, np.ndarray, list[str]] | None:
-    """(estimator, matrix over every evaluation row, source column of each matrix column) for tree/linear."""
-    from trustaudit.features import feature_space
+def _fast_space(ctx: AuditContext) -> tuple[Any, Any, list[str]] | None:
+    """(estimator, every evaluation row in the estimator's input space, source column of each input column) for
+    tree/linear explainers. The rows are an array-like that transforms only the rows indexed (``Z[rows]``): the
+    explainers see about a thousand rows, however many the evaluation data has."""
+    from trustaudit.features import LazyRows, feature_space
 
     fs = feature_space(ctx)
-    if fs is not None and fs.matrix is not None:
-        return fs.estimator, fs.matrix, list(fs.source)
+    if fs is not None:
+        return fs.estimator, fs.view(), list(fs.source)
     native = ctx.model.native
     if _type_name(native, _BOOSTERS) in _BOOSTERS:
         cols = list(ctx.model.feature_names or ctx.feature_columns)
         X = ctx.X[cols]
         if all(pd.api.types.is_numeric_dtype(X[c]) for c in cols):
-            return native, X.to_numpy(dtype=np.float64, na_value=np.nan), cols
+            def take(idx: np.ndarray) -> np.ndarray:
+                return X.iloc[idx].to_numpy(dtype=np.float64, na_value=np.nan)
+
+            return native, LazyRows(len(X), len(cols), take), cols
     return None
 
 
 def _tree_or_linear(
-    ctx: AuditContext, p: ShapParams, kind: str, est: Any, Z: np.ndarray, sources: list[str]
+    ctx: AuditContext, p: ShapParams, kind: str, est: Any, Z: Any, sources: list[str]
 ) -> Attributions:
     shap = import_shap()
     t0 = time.perf_counter()

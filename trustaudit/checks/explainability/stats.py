@@ -46,7 +46,10 @@ def discretise(values: pd.Series, bins: int) -> np.ndarray:
             edges = np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1)[1:-1]))
             codes = np.searchsorted(edges, v, side="right")
             return np.where(np.isnan(v), -1, codes)
-    codes, _ = pd.factorize(values.astype(object), use_na_sentinel=False)
+    try:  # on the column itself: string and categorical columns factorize without a Python object per row
+        codes, _ = pd.factorize(values, use_na_sentinel=False)
+    except TypeError:  # pragma: no cover - unhashable mixtures: as Python objects
+        codes, _ = pd.factorize(values.astype(object), use_na_sentinel=False)
     return np.asarray(codes)
 
 

@@ -80,7 +80,7 @@ class TabularSpace:
     _base: dict[Any, Any] = field(default_factory=dict)  # raw column arrays of ctx.X, category arrays
     _dtypes: dict[str, Any] = field(default_factory=dict)
     _encoded: np.ndarray | None = None  # encoded mode: Z of every evaluation row
-    _T: np.ndarray | None = None  # scikit-learn mode: the transformed evaluation matrix (shared, not copied)
+    _fs: Any = None  # scikit-learn mode: the FeatureSpace (transforms evaluation rows on demand)
     _fast: Any = None  # encoded mode: verified direct ONNX Runtime call on column arrays (no DataFrame)
     fast_path: str | None = None  # description of the fast path, for evidence
 
@@ -128,11 +128,8 @@ class TabularSpace:
     def encode(self, idx: np.ndarray) -> np.ndarray:
         """Z of evaluation rows ``idx``."""
         if self.mode == "sklearn":
-            from trustaudit.features import feature_space
-
-            fs = feature_space(self._ctx)
-            assert fs is not None and fs.matrix is not None
-            return (fs.matrix[idx] - self.mean) / self.scale
+            assert self._fs is not None
+            return (self._fs.rows(idx) - self.mean) / self.scale
         assert self._encoded is not None
         return self._encoded[idx].copy()
 
@@ -146,8 +143,8 @@ class TabularSpace:
         if len(ints):
             a, b = self.alpha[ints], self.beta[ints]
             V[:, ints] = a + b * np.rint((V[:, ints] - a) / b)
-        if base is not None and self._T is not None:
-            T0 = self._T[np.asarray(base)]
+        if base is not None and self._fs is not None:
+            T0 = self._fs.rows(base)
             V = np.where(np.abs(V - T0) <= 1e-9 * self.scale, T0, V)
         return V
 
@@ -419,7 +416,7 @@ def build_space(ctx: AuditContext, categorical: CategoricalMode = "fixed") -> Ta
         from trustaudit.features import feature_space
 
         fs = feature_space(ctx)
-        space = _from_feature_space(ctx, fs) if fs is not None and fs.matrix is not None else None
+        space = _from_feature_space(ctx, fs) if fs is not None else None
         if space is None:
             space = _encoded_space(ctx)
         ctx.cache[base_key] = space
@@ -506,10 +503,14 @@ def _category_labels(values: pd.Series, block: np.ndarray) -> tuple[list[Any], A
 
 
 def _from_feature_space(ctx: AuditContext, fs: Any) -> TabularSpace | None:
-    T = np.asarray(fs.matrix, dtype=np.float64)
+    """The attack space of a scikit-learn model. Means, spreads, categories and the affine map of each numeric
+    feature come from the profile rows (every evaluation row up to ``PROFILE_ROWS``, a stratified sample
+    beyond); the observed range of each invertible numeric feature from every row's raw column."""
+    prof = fs.profile_rows()
+    X = ctx.X if len(prof) == ctx.n_rows else ctx.X.iloc[prof]
+    T = fs.transform(X)  # not kept: the attacks ask fs.rows() for the rows they use
     if not np.isfinite(T).all():
         return None
-    X = ctx.X
     n_dims = T.shape[1]
     fixed = fixed_columns(ctx)
     source = [str(s) for s in fs.source]
@@ -582,9 +583,17 @@ def _from_feature_space(ctx: AuditContext, fs: Any) -> TabularSpace | None:
         alpha[j], beta[j] = a, b
         invertible[j] = True
         x_lo[j], x_hi[j] = float(xv.min()), float(xv.max())
+        if X is not ctx.X:  # a sample: the observed range over every row, from the raw column
+            full = ctx.X[col].to_numpy(dtype=float, na_value=np.nan)
+            x_lo[j], x_hi[j] = float(np.nanmin(full)), float(np.nanmax(full))
         integer[j] = _is_integer_column(X[col])
-    lo = np.where(is_cat, 0.0, (T.min(axis=0) - mean) / scale)  # scale > 0: the observed range in z
-    hi = np.where(is_cat, 1.0, (T.max(axis=0) - mean) / scale)
+    t_lo, t_hi = T.min(axis=0), T.max(axis=0)
+    inv = np.flatnonzero(invertible)
+    if X is not ctx.X and len(inv):  # v = alpha + beta * x over every row's observed x range
+        ends = alpha[inv] + beta[inv] * np.vstack([x_lo[inv], x_hi[inv]])
+        t_lo[inv], t_hi[inv] = ends.min(axis=0), ends.max(axis=0)
+    lo = np.where(is_cat, 0.0, (t_lo - mean) / scale)  # scale > 0: the observed range in z
+    hi = np.where(is_cat, 1.0, (t_hi - mean) / scale)
     mutable = np.array([source[j] not in fixed for j in range(n_dims)], dtype=bool)
     mutable &= is_cat | invertible
     dtypes = {c: X[c].dtype for c in X.columns}
@@ -593,7 +602,7 @@ def _from_feature_space(ctx: AuditContext, fs: Any) -> TabularSpace | None:
         selectable=selectable, mean=mean, scale=scale, alpha=alpha, beta=beta, lo=lo, hi=hi, x_lo=x_lo,
         x_hi=x_hi, integer=integer, mutable=mutable, groups=groups, zero_category=zero_category, fixed=fixed,
         categorical="free", cat_freq=cat_freq, zero_freq=zero_freq, _ctx=ctx, _estimator=fs.estimator,
-        _dtypes=dtypes, _T=T,
+        _dtypes=dtypes, _fs=fs,
     )
 
 
