@@ -176,6 +176,8 @@ def audit(
     progress: ProgressFn | None = None,
     name: str = "in-memory-model",
     version: str = "0",
+    executor: Any = None,
+    workers: int | None = None,
 ) -> AuditReport:
     """Audit a model bundle, or an in-memory model and DataFrame.
 
@@ -189,7 +191,20 @@ def audit(
     ``checks`` takes check ids or glob patterns (``fairness.*``). ``params`` overrides check parameters
     (``{"fairness.model": {"bootstrap": 200}}``). ``out_dir`` is where checks write artefacts (plots);
     :func:`write_report` writes report.json.
+
+    ``executor`` (``"local"``, ``"dask://HOST:PORT"`` or a :class:`trustaudit.executors.Executor`) splits the
+    checks' row-parallel work (SHAP values of the sampled rows) across its ``workers``; the report is the same
+    whatever the executor. By default everything runs in this process.
     """
+    if executor is not None:
+        from trustaudit.executors import use_executor
+
+        with use_executor(executor, workers=workers):
+            return audit(
+                bundle, data, label=label, favorable_label=favorable_label, protected=protected, rubric=rubric,
+                checks=checks, seed=seed, out_dir=out_dir, allow_unsafe_pickle=allow_unsafe_pickle,
+                params=params, progress=progress, name=name, version=version,
+            )
     t_start = time.perf_counter()
     if isinstance(bundle, Bundle):
         b = bundle

@@ -123,6 +123,9 @@ def audit(
         "--fail-on", help="fail (default) or warn: what fails the gate (implies --gate when warn)")] = "fail",
     junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here (implies --gate)")] = None,
     sarif: Annotated[Path | None, typer.Option("--sarif", help="Write SARIF 2.1.0 here (implies --gate)")] = None,
+    executor: Annotated[str | None, typer.Option(
+        "--executor", "-e", help="Split row-parallel work (SHAP) across workers: local or dask://HOST:PORT")] = None,
+    workers: Annotated[int | None, typer.Option(help="Workers of a local --executor (default: CPUs)")] = None,
 ) -> None:
     """Audit a model bundle: write OUT/report.json and print a summary. Exit 0 pass, 1 fail, 2 bad input."""
     from trustaudit import api
@@ -151,7 +154,7 @@ def audit(
     try:
         report = run_guarded(
             api.audit, bundle, rubric=rubric, checks=checks, seed=seed, out_dir=out,
-            allow_unsafe_pickle=allow_unsafe_pickle, progress=progress,
+            allow_unsafe_pickle=allow_unsafe_pickle, progress=progress, executor=executor, workers=workers,
         )
     finally:
         if status is not None:
