@@ -20,15 +20,19 @@ __all__ = [
     "Status",
     "__version__",
     "audit",
+    "audit_many",
     "load_bundle",
     "load_report",
     "load_rubric",
+    "openness_many",
     "score_openness",
     "write_report",
 ]
 
 _LAZY = {
     "audit": "trustaudit.api",
+    "audit_many": "trustaudit.scale",
+    "openness_many": "trustaudit.scale",
     "write_report": "trustaudit.api",
     "load_report": "trustaudit.api",
     "AuditReport": "trustaudit.results",
@@ -48,6 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from trustaudit.checks.base import Check, CheckOutput, CheckParams
     from trustaudit.results import AuditReport, Status
     from trustaudit.rubrics import load_rubric
+    from trustaudit.scale import audit_many, openness_many
 
 
 def __getattr__(name: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -56,3 +57,35 @@ def test_a_broken_bundle_exits_2_but_the_others_are_written(tmp_path, bundle_dir
     assert [r["status"] for r in summary["results"]] == ["audited", "error"]
     assert "skops" in summary["results"][1]["error"]
     assert (out / "a-german" / "report.json").is_file()
+
+
+# -- trustaudit openness over many files ------------------------------------------------------------------------
+
+MOT = sorted((Path(__file__).resolve().parents[1] / "openness" / "conformance")
+             .glob("*.yml"))
+
+
+def _openness_json(args):
+    res = runner.invoke(app, ["openness", *map(str, MOT), "--format", "json", *args])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.output)
+
+
+def test_openness_many_files_on_a_local_pool_equals_serial_in_order():
+    assert len(MOT) >= 8
+    serial = _openness_json(["--executor", "serial"])
+    pooled = _openness_json(["--executor", "local", "--workers", "2"])
+    assert pooled == serial
+    assert [r["mof_class"] for r in serial][:2] == [r["mof_class"] for r in pooled][:2]
+    assert len(serial) == len(MOT)
+
+
+def test_openness_many_files_errors_exit_2_with_one_line(tmp_path):
+    bad = tmp_path / "broken.yml"
+    bad.write_text("framework: [unclosed\n")
+    res = runner.invoke(app, ["openness", str(MOT[0]), str(bad), "--executor", "local", "--workers", "2"])
+    assert res.exit_code == 2
+    line = res.output.strip()
+    assert line.startswith("error:") and "broken.yml" in line and "\n" not in line
+    res = runner.invoke(app, ["openness", str(MOT[0]), str(MOT[1]), "--executor", "threads"])
+    assert res.exit_code == 2 and "unknown executor 'threads'" in res.output
