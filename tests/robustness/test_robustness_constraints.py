@@ -205,3 +205,36 @@ def test_dropped_category_one_hot_group():
     assert set(out) == {"red", "green", "blue"}
     np.testing.assert_allclose(model.predict_proba(space.decode(Zp, idx)), space.predict_proba(Zp, idx),
                                rtol=0, atol=1e-12)
+
+
+def test_encoded_space_encodes_rows_on_demand_exactly_as_a_full_one_hot_encoding(adult):
+    """The encoded space (ONNX models) keeps statistics of every row but encodes only the rows asked for: the
+    rows it gives equal a one-hot encoding of the whole table built by hand with pandas."""
+    from trustaudit.checks.robustness.constraints import _encoded_space
+
+    ctx = adult("adult-income-logreg-onnx")
+    space = _encoded_space(ctx)
+    X = ctx.X
+    assert X["workclass"].isna().any()  # a column with missing values: its own level
+    blocks = []
+    for col in dict.fromkeys(space.source):
+        s = X[col]
+        if col in space.groups:
+            levels = space.category[space.groups[col][0]: space.groups[col][-1] + 1]
+            known = [v for v in levels if v is not None]
+            assert known == sorted(s.dropna().unique().tolist())
+            d = pd.get_dummies(pd.Categorical(s, categories=known), dummy_na=None in levels).to_numpy(float)
+            blocks.append(d)
+        else:
+            x = s.to_numpy(dtype=float, na_value=np.nan)
+            blocks.append(np.where(np.isnan(x), np.nanmedian(x), x)[:, None])
+    M = np.hstack(blocks)
+    idx = np.array([16000, 3, 3, 0, 11])
+    V = space.encode(idx) * space.scale + space.mean
+    np.testing.assert_allclose(V, M[idx], rtol=0, atol=1e-9)
+    num = ~space.is_cat
+    np.testing.assert_allclose(space.mean[num], M[:, num].mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(space.scale[num], M[:, num].std(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(space.cat_freq[space.is_cat], M[:, space.is_cat].mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(space.lo[num] * space.scale[num] + space.mean[num], M[:, num].min(axis=0))
+    np.testing.assert_allclose(space.hi[num] * space.scale[num] + space.mean[num], M[:, num].max(axis=0))

@@ -218,6 +218,8 @@ class DaskPool:
         self._thread: threading.Thread | None = None
         self._capacity = (0.0, 0)  # (checked at, threads)
         self._stale_events: dict[str, float] = {}
+        self._next_connect = 0.0
+        self.reconnect_s = 5.0
 
     # -- lifecycle ----------------------------------------------------------------------------------------
 
@@ -316,11 +318,43 @@ class DaskPool:
                 self._reap()
                 self._check_cancels()
                 self._flush_progress()
-                self._fill()
-                self._expire_events()
+                if self._connected():
+                    self._fill()
+                    self._expire_events()
             except Exception:
                 log.warning("the Dask dispatcher hit an error; retrying", exc_info=True)
                 self._halt.wait(1.0)
+
+    def _connected(self) -> bool:
+        """Whether the client is connected; a client that gave up reconnecting (the scheduler was away longer
+        than the connect timeout) is replaced by a new connection, tried every few seconds. Meanwhile jobs stay
+        queued and /readyz answers 503."""
+        client = self.client
+        status = getattr(client, "status", "closed")
+        if status == "running":
+            return True
+        if status in ("newly-created", "connecting") or time.monotonic() < self._next_connect:
+            return False  # distributed is reconnecting by itself, or we tried a moment ago
+        self._next_connect = time.monotonic() + self.reconnect_s
+        from trustaudit.executors import ExecutorError
+
+        with contextlib.suppress(Exception):
+            client.close(timeout=2)
+        try:
+            self.connect()
+            self.client.subscribe_topic(PROGRESS_TOPIC, self._on_event)
+        except ExecutorError as exc:
+            log.warning("the Dask scheduler is still unreachable: %s", exc.one_line())
+            return False
+        self._capacity = (0.0, 0)
+        log.warning("reconnected to the Dask scheduler at %s", self.address)
+        from trustaudit.service import queue
+
+        for jid, run in list(self._running.items()):  # futures of the old connection never complete
+            del self._running[jid]
+            queue.release(self.sm, run.job, run.job.claim,
+                          f"attempt {run.job.attempts} was lost by the Dask cluster (connection lost)")
+        return True
 
     def _fill(self) -> None:
         from trustaudit.service import queue

@@ -79,7 +79,7 @@ class TabularSpace:
     _estimator: Any = None
     _base: dict[Any, Any] = field(default_factory=dict)  # raw column arrays of ctx.X, category arrays
     _dtypes: dict[str, Any] = field(default_factory=dict)
-    _encoded: np.ndarray | None = None  # encoded mode: Z of every evaluation row
+    _encoder: Any = None  # encoded mode: builds Z of evaluation rows on demand (_RowEncoder)
     _fs: Any = None  # scikit-learn mode: the FeatureSpace (transforms evaluation rows on demand)
     _fast: Any = None  # encoded mode: verified direct ONNX Runtime call on column arrays (no DataFrame)
     fast_path: str | None = None  # description of the fast path, for evidence
@@ -130,8 +130,8 @@ class TabularSpace:
         if self.mode == "sklearn":
             assert self._fs is not None
             return (self._fs.rows(idx) - self.mean) / self.scale
-        assert self._encoded is not None
-        return self._encoded[idx].copy()
+        assert self._encoder is not None
+        return self._encoder(np.asarray(idx, dtype=np.int64))
 
     def model_values(self, Z: np.ndarray, base: np.ndarray | None = None) -> np.ndarray:
         """Values in the model's space (the transformed matrix for scikit-learn models). Integer features are
@@ -606,15 +606,59 @@ def _from_feature_space(ctx: AuditContext, fs: Any) -> TabularSpace | None:
     )
 
 
+@dataclass
+class _RowEncoder:
+    """Z of evaluation rows for the encoded space, built on demand from the raw columns: numeric columns with
+    missing values replaced by the column's median, other columns one-hot over their levels (missing is a level
+    of its own). Only the rows an attack uses are ever encoded (1M rows x 100 dims would be 0.8 GB)."""
+
+    X: pd.DataFrame
+    parts: list[tuple[str, str, Any]]  # (column, "num" | "cat", median | list of levels in order)
+    mean: np.ndarray
+    scale: np.ndarray
+
+    def __call__(self, idx: np.ndarray) -> np.ndarray:
+        return (self.raw(self.X.iloc[idx]) - self.mean) / self.scale
+
+    def raw(self, X: pd.DataFrame) -> np.ndarray:
+        blocks: list[np.ndarray] = []
+        for col, kind, info in self.parts:
+            s = X[col]
+            if kind == "num":
+                x = s.to_numpy(dtype=float, na_value=np.nan)
+                blocks.append(np.where(np.isfinite(x), x, info)[:, None])
+            else:
+                codes = _level_codes(s, info)
+                onehot = np.zeros((len(s), len(info)))
+                onehot[np.arange(len(s)), codes] = 1.0
+                blocks.append(onehot)
+        return np.hstack(blocks) if blocks else np.zeros((len(X), 0))
+
+
+def _level_codes(s: pd.Series, levels: list[Any]) -> np.ndarray:
+    """Index of each value in ``levels`` (missing values: the trailing ``None`` level)."""
+    missing = pd.isna(s).to_numpy()
+    known = [v for v in levels if v is not None]
+    codes = pd.Index(known, dtype=object).get_indexer(s.astype(object).where(~missing, None))
+    return np.where(missing, len(known), codes).astype(np.int64)
+
+
 def _encoded_space(ctx: AuditContext) -> TabularSpace:
+    """The attack space of a model that is not a scikit-learn pipeline: numeric columns as they are, the others
+    one-hot encoded. Every statistic (levels, medians, means, spreads, ranges, category shares) is computed from
+    the raw columns over every evaluation row; rows are encoded only when an attack asks for them."""
     X = ctx.X
     fixed = fixed_columns(ctx)
     source: list[str] = []
     is_cat: list[bool] = []
     category: list[Any] = []
-    blocks: list[np.ndarray] = []
-    groups: dict[str, np.ndarray] = {}
     integer: list[bool] = []
+    parts: list[tuple[str, str, Any]] = []
+    groups: dict[str, np.ndarray] = {}
+    means: list[np.ndarray] = []
+    sds: list[np.ndarray] = []
+    mins: list[np.ndarray] = []
+    maxs: list[np.ndarray] = []
     n_imputed = 0
     for col in X.columns:
         s = X[col]
@@ -624,14 +668,19 @@ def _encoded_space(ctx: AuditContext) -> TabularSpace:
             if miss.all():
                 fixed.setdefault(col, "no numeric values")
                 continue
+            median = float(np.median(x[~miss])) if miss.any() else 0.0
             if miss.any():
                 n_imputed += int(miss.sum())
-                x = np.where(miss, float(np.median(x[~miss])), x)
+                x = np.where(miss, median, x)
+            parts.append((col, "num", median))
             source.append(col)
             is_cat.append(False)
             category.append(None)
             integer.append(_is_integer_column(s))
-            blocks.append(x[:, None])
+            means.append(np.array([x.mean()]))
+            sds.append(np.array([x.std()]))
+            mins.append(np.array([x.min()]))
+            maxs.append(np.array([x.max()]))
             continue
         try:
             codes, uniques = pd.factorize(s, sort=True, use_na_sentinel=True)  # -1 for missing
@@ -644,37 +693,41 @@ def _encoded_space(ctx: AuditContext) -> TabularSpace:
             continue
         levels: list[Any] = [*cats, None] if has_missing else cats
         codes = np.where(codes < 0, len(cats), codes) if has_missing else codes
-        onehot = np.zeros((len(s), len(levels)))
-        onehot[np.arange(len(s)), codes] = 1.0
+        share = np.bincount(codes, minlength=len(levels)) / max(len(s), 1)
         start = len(source)
         groups[col] = np.arange(start, start + len(levels))
+        parts.append((col, "cat", levels))
         for lev in levels:
             source.append(col)
             is_cat.append(True)
             category.append(lev)
             integer.append(False)
-        blocks.append(onehot)
-    M = np.hstack(blocks) if blocks else np.zeros((len(X), 0))
+        means.append(share)  # the mean of a one-hot dim is its category's share of rows
+        sds.append(np.sqrt(share * (1.0 - share)))
+        mins.append((share >= 1.0).astype(float))
+        maxs.append((share > 0).astype(float))
     is_cat_a = np.asarray(is_cat, dtype=bool)
-    n_dims = M.shape[1]
-    mean = np.where(is_cat_a, 0.0, M.mean(axis=0))
-    sd = M.std(axis=0)
+    n_dims = len(source)
+    M_mean = np.concatenate(means) if means else np.zeros(0)
+    sd = np.concatenate(sds) if sds else np.zeros(0)
+    M_min = np.concatenate(mins) if mins else np.zeros(0)
+    M_max = np.concatenate(maxs) if maxs else np.zeros(0)
+    mean = np.where(is_cat_a, 0.0, M_mean)
     for j in np.flatnonzero(~is_cat_a & (sd == 0)):
         fixed.setdefault(source[j], "constant in the evaluation data")
     scale = np.where(is_cat_a | (sd == 0), 1.0, sd)
-    Z = (M - mean) / scale
-    lo = np.where(is_cat_a, 0.0, Z.min(axis=0))
-    hi = np.where(is_cat_a, 1.0, Z.max(axis=0))
-    x_lo = np.where(is_cat_a, np.nan, M.min(axis=0))
-    x_hi = np.where(is_cat_a, np.nan, M.max(axis=0))
+    lo = np.where(is_cat_a, 0.0, (M_min - mean) / scale)
+    hi = np.where(is_cat_a, 1.0, (M_max - mean) / scale)
+    x_lo = np.where(is_cat_a, np.nan, M_min)
+    x_hi = np.where(is_cat_a, np.nan, M_max)
     mutable = np.array([source[j] not in fixed for j in range(n_dims)], dtype=bool)
     space = TabularSpace(
         mode="encoded", columns=list(ctx.feature_columns), source=source, is_cat=is_cat_a, category=category,
         selectable=is_cat_a.copy(), mean=mean, scale=scale, alpha=np.where(is_cat_a, np.nan, 0.0),
         beta=np.where(is_cat_a, np.nan, 1.0), lo=lo, hi=hi, x_lo=x_lo, x_hi=x_hi,
         integer=np.asarray(integer, dtype=bool), mutable=mutable, groups=groups, fixed=fixed,
-        categorical="free", cat_freq=np.where(is_cat_a, M.mean(axis=0), 0.0), n_imputed=n_imputed, _ctx=ctx, _dtypes={c: X[c].dtype for c in X.columns},
-        _encoded=Z,
+        categorical="free", cat_freq=np.where(is_cat_a, M_mean, 0.0), n_imputed=n_imputed, _ctx=ctx,
+        _dtypes={c: X[c].dtype for c in X.columns}, _encoder=_RowEncoder(X, parts, mean, scale),
     )
     _enable_onnx_fast_path(space)
     return space
