@@ -190,3 +190,25 @@ def test_bootstrap_counts_are_resamples_with_replacement():
     assert W.shape == (400, 50) and (W.sum(axis=1) == 50).all()
     assert W.mean() == pytest.approx(1.0) and W.var() == pytest.approx(1 - 1 / 50, rel=0.05)
     np.testing.assert_array_equal(W, bootstrap_counts(50, 400, np.random.default_rng(0)))
+
+
+def test_group_tables_are_the_per_attribute_contingency_tables(samples_dir):
+    """The one-pass joint tables give exactly contingency(codes[valid], privileged[valid]) per attribute."""
+    from trustaudit.bundle import load_bundle
+    from trustaudit.checks.explainability.checks import _group_tables
+    from trustaudit.checks.explainability.stats import discretise
+    from trustaudit.context import AuditContext
+
+    ctx = AuditContext(load_bundle(samples_dir / "adult-income-hgb"), seed=0)
+    assert len(ctx.protected) == 3
+    codes = {f: discretise(ctx.X[f], 10) for f in ctx.X.columns}
+    tables = _group_tables(ctx, codes)
+    for name, attr in ctx.protected.items():
+        valid = np.asarray(attr.valid)
+        group = np.asarray(attr.privileged)[valid].astype(np.int64)
+        for f, c in codes.items():
+            np.testing.assert_array_equal(tables[name][f], contingency(c[valid], group))
+    # and by hand for one pair: sex against itself is the 2x2 diagonal of group sizes
+    sex = np.asarray(ctx.protected["sex"].privileged)
+    t = tables["sex"]["sex"]
+    assert sorted(t.ravel().tolist()) == sorted([0, 0, int(sex.sum()), int((~sex).sum())])
