@@ -12,6 +12,7 @@ Only the run-time fields differ (``report_id``, ``created_at``, ``duration_s``, 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import traceback
@@ -183,10 +184,29 @@ def audit_many_outcomes(
                    str(Path(out_dir) / names[i]) if out_dir is not None else None, allow_unsafe_pickle)
         for i, b in enumerate(bundles)
     ]
+    # largest bundles first (longest-processing-time scheduling): a big bundle started last would leave the other
+    # workers idle while it runs. Results are put back in input order.
+    order = sorted(range(len(tasks)), key=lambda i: (-_bundle_bytes(bundles[i]), i))
     with _owned(executor, workers) as ex:
-        cb = (lambda _i, outcome: callback(outcome)) if callback is not None else None
-        outcomes: list[BundleOutcome] = ex.map(_audit_task, tasks, callback=cb)
+        cb = (lambda j, outcome: callback(outcome)) if callback is not None else None
+        done: list[BundleOutcome] = ex.map(_audit_task, [tasks[i] for i in order], callback=cb)
+    outcomes: list[BundleOutcome] = [done[0]] * len(tasks) if done else []
+    for j, i in enumerate(order):
+        outcomes[i] = done[j]
     return outcomes
+
+
+def _bundle_bytes(path: Path) -> int:
+    """Size of a bundle's files: a cheap estimate of how long its audit takes."""
+    total = 0
+    try:
+        for f in path.rglob("*"):
+            with contextlib.suppress(OSError):
+                if f.is_file() and not f.is_symlink():
+                    total += f.stat().st_size
+    except OSError:
+        pass
+    return total
 
 
 def audit_many(
