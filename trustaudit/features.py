@@ -39,6 +39,7 @@ class FeatureSpace:
     _pos: np.ndarray | None = field(default=None, repr=False)  # per evaluation row: its row in _store, -1 if none
     _store: np.ndarray | None = field(default=None, repr=False)  # transformed rows asked for so far
     _full: np.ndarray | None = field(default=None, repr=False)
+    _ctx: Any = field(default=None, repr=False)  # draws the profile sample on first use
 
     @property
     def n_rows(self) -> int:
@@ -73,8 +74,10 @@ class FeatureSpace:
         return self._store[pos[idx]]
 
     def profile_rows(self) -> np.ndarray:
-        """Row indices the statistics of the space are computed on (sorted)."""
-        assert self.profile is not None
+        """Row indices the statistics of the space are computed on (sorted; drawn on first use)."""
+        if self.profile is None:
+            assert self._ctx is not None
+            self.profile = self._ctx.sample(PROFILE_ROWS, "features.profile")
         return self.profile
 
     def view(self) -> LazyRows:
@@ -186,22 +189,20 @@ def feature_space(ctx: AuditContext) -> FeatureSpace | None:
                 names = [str(n) for n in pre.get_feature_names_out()]
             except Exception:
                 names = []
-            profile = ctx.sample(PROFILE_ROWS, "features.profile")
-            fs = FeatureSpace(pre, final, names, [], {}, ctx.X, profile)
-            width = fs.rows(profile[:1]).shape[1]  # transformed width (one row is enough)
+            fs = FeatureSpace(pre, final, names, [], {}, ctx.X, _ctx=ctx)
+            width = fs.rows(np.arange(min(1, ctx.n_rows))).shape[1]  # transformed width (one row is enough)
             if len(names) != width:
                 names = [f"x{i}" for i in range(width)]
             inner = pre.steps[-1][1] if len(pre.steps) == 1 else pre.steps[0][1]
             source, one_hot = _source_columns(inner, names, input_cols)
             fs.names, fs.source, fs.one_hot = names, source, one_hot
         else:
-            profile = ctx.sample(PROFILE_ROWS, "features.profile")
             try:
-                np.asarray(ctx.X.iloc[profile[:1000]], dtype=np.float64)
+                np.asarray(ctx.X.iloc[:1000], dtype=np.float64)
                 numeric = all(_is_numeric(ctx.X[c]) for c in ctx.X.columns)
             except (TypeError, ValueError):
                 numeric = False
             if numeric:
-                fs = FeatureSpace(None, est, input_cols, input_cols, {}, ctx.X, profile)
+                fs = FeatureSpace(None, est, input_cols, input_cols, {}, ctx.X, _ctx=ctx)
     ctx.cache["feature_space"] = fs
     return fs
