@@ -44,7 +44,8 @@ def pack(bundle: Path, dest: Path) -> bytes:
     return out.read_bytes()
 
 
-def start(data: Path, workers: int) -> tuple[subprocess.Popen[bytes], str, str]:
+def start(data: Path, workers: int = 2, extra: list[str] | None = None) -> tuple[subprocess.Popen[bytes], str, str]:
+    """A ``trustaudit serve`` subprocess on a free loopback port with a fresh admin token: (process, url, token)."""
     from trustaudit.service.auth import create_token
     from trustaudit.service.config import Settings
     from trustaudit.service.db import make_engine, make_sessionmaker, migrate
@@ -59,7 +60,7 @@ def start(data: Path, workers: int) -> tuple[subprocess.Popen[bytes], str, str]:
         port = sock.getsockname()[1]
     log = (data / "server.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "trustaudit.cli", "serve", "--data-dir", str(data), "--port",
-                             str(port), "--workers", str(workers), "--log-level", "warning"],
+                             str(port), "--workers", str(workers), "--log-level", "warning", *(extra or [])],
                             stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=dict(os.environ, OMP_NUM_THREADS="1"))
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):

@@ -15,13 +15,9 @@ then runs the same audits one at a time (sequential latency) and all at once (th
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from datetime import datetime
@@ -31,66 +27,12 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_models"
-CHECKS = ["fairness.*"]
-
-
-def pack(bundle: Path, dest: Path) -> bytes:
-    out = dest / f"{bundle.name}.tar.gz"
-    with tarfile.open(out, "w:gz") as tf:
-        for p in sorted(bundle.rglob("*")):
-            if p.is_file():
-                tf.add(p, arcname=str(p.relative_to(bundle)))
-    return out.read_bytes()
-
-
-def start(data: Path, extra: list[str]) -> tuple[subprocess.Popen[bytes], str, str]:
-    from trustaudit.service.auth import create_token
-    from trustaudit.service.config import Settings
-    from trustaudit.service.db import make_engine, make_sessionmaker, migrate
-
-    st = Settings(data_dir=data)
-    st.prepare()
-    migrate(st.database_url)
-    with make_sessionmaker(make_engine(st.database_url))() as s:
-        token = create_token(s, "admin", "bench")[1]
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log = (data / "server.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "trustaudit.cli", "serve", "--data-dir", str(data), "--port",
-                             str(port), "--log-level", "warning", *extra],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=dict(os.environ, OMP_NUM_THREADS="1"))
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                return proc, url, token
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("server did not become ready")
-
-
-def submit(c: httpx.Client, payload: bytes, seed: int = 0) -> str:
-    r = c.post("/v1/audits", data={"checks": CHECKS, "seed": str(seed), "params": json.dumps({})},
-               files={"bundle": ("b.tar.gz", payload, "application/gzip")})
-    r.raise_for_status()
-    return str(r.json()["id"])
-
-
-def wait(c: httpx.Client, jid: str, poll: float = 0.05) -> dict:
-    while True:
-        j = c.get(f"/v1/audits/{jid}").json()
-        if j["state"] not in ("queued", "running"):
-            if j["state"] != "done":
-                raise SystemExit(f"job {jid} {j['state']}: {j.get('error')}")
-            return dict(j)
-        time.sleep(poll)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_service import CHECKS, pack, start, submit, wait  # noqa: E402  (same server start-up, upload and polling)
 
 
 def run(name: str, extra: list[str], payloads: dict[str, bytes], tmp: Path, repeats: int, burst: int) -> None:
-    proc, url, token = start(tmp / name, extra)
+    proc, url, token = start(tmp / name, 2, extra)
     try:
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=300) as c:
             first = next(iter(payloads.values()))
