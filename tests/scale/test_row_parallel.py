@@ -62,3 +62,31 @@ def test_small_samples_stay_in_process(monkeypatch):
     report = audit(SAMPLES / "adult-income-hgb", checks=["explainability.shap"], params=small, seed=3,
                    executor="serial")
     assert report.checks[0].status.value != "error", report.checks[0].error
+
+
+# -- black-box attack rows ----------------------------------------------------------------------------------------
+
+ATTACK = {"robustness.adversarial": {"method": "blackbox", "n_blackbox": 80, "hsj_max_iter": 3,
+                                     "max_queries": 400, "time_budget_s": 300}}
+
+
+def test_blackbox_attack_split_across_local_workers_equals_one_process(monkeypatch):
+    import trustaudit.executors as executors
+
+    serial = audit(SAMPLES / "german-credit", checks=["robustness.adversarial"], params=ATTACK, seed=1)
+    res = serial.checks[0]
+    assert res.status.value != "error", res.error
+    assert sum(res.evidence["row_status"].values()) >= 2 * 16  # enough rows to split
+    calls: list[int] = []
+    real_map = executors.map_rows
+
+    def spy(fn, rows, **kw):
+        calls.append(len(rows))
+        return real_map(fn, rows, **kw)
+
+    monkeypatch.setattr(executors, "map_rows", spy)
+    split = audit(SAMPLES / "german-credit", checks=["robustness.adversarial"], params=ATTACK, seed=1,
+                  executor="local", workers=2)
+    assert calls == [80]
+    assert comparable(split) == comparable(serial)
+    assert res.evidence["queries_total"] > 0

@@ -20,7 +20,7 @@ which the whole curve follows (broken at eps <=> minimal perturbation <= eps).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -373,13 +373,136 @@ def _tree_attack(space: TabularSpace, idx: np.ndarray, Z0: np.ndarray, label_idx
     return res
 
 
+#: Fewest rows per worker for which the black-box attack is split across an executor's workers (each row takes
+#: ~50-100 ms of HopSkipJump; a worker's first task also imports ART).
+SPLIT_MIN_ROWS = 16
+
+
+@dataclass
+class _HsjJob:
+    """Everything HopSkipJump needs for some sampled rows, picklable (the space is detached from the audit)."""
+
+    space: Any
+    Z0: np.ndarray
+    idx: np.ndarray
+    mut: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    sub_num: np.ndarray
+    label_idx: np.ndarray
+    correct: np.ndarray
+    init: np.ndarray
+    seeds: np.ndarray
+    p: Any
+
+    def embed(self, Zs: np.ndarray, row: int) -> np.ndarray:
+        Z = np.repeat(self.Z0[row][None, :], len(Zs), axis=0)
+        Z[:, self.mut] = Zs
+        return Z
+
+    def predict(self, Zs: np.ndarray, row: int) -> np.ndarray:
+        return np.asarray(self.space.predict_proba(self.embed(Zs, row), np.full(len(Zs), self.idx[row])))
+
+    def distance(self, Zs: np.ndarray, z0s: np.ndarray) -> np.ndarray:
+        if not len(self.sub_num):
+            return np.zeros(len(Zs))
+        return np.asarray(np.abs(Zs[:, self.sub_num] - z0s[self.sub_num]).max(axis=1))
+
+
+class _PrefetchedRows:
+    """Stands in for the FeatureSpace of a detached attack space: the transformed rows of the sampled evaluation
+    rows, looked up by evaluation row id."""
+
+    def __init__(self, ids: np.ndarray, T: np.ndarray) -> None:
+        order = np.argsort(ids, kind="stable")
+        self.ids, self.T = np.asarray(ids)[order], np.asarray(T)[order]
+
+    def rows(self, idx: Any) -> np.ndarray:
+        return np.asarray(self.T[np.searchsorted(self.ids, np.asarray(idx))])
+
+
+def _detached(space: TabularSpace, idx: np.ndarray) -> TabularSpace | None:
+    """A copy of a scikit-learn attack space that holds only what scoring rows ``idx`` needs (no audit context,
+    no evaluation data), to send to executor workers; None when the space cannot travel (the encoded space
+    scores through the audit's model adapter, e.g. an ONNX Runtime session)."""
+    if space.mode != "sklearn" or space._fs is None:
+        return None
+    ids = np.unique(idx)
+    return replace(space, _ctx=None, _fs=_PrefetchedRows(ids, space._fs.rows(ids)), _base={}, _fast=None)
+
+
+def _run_hsj(job: _HsjJob, order: list[int], deadline: float) -> list[dict[str, Any]]:
+    """HopSkipJump over the rows in ``order``: in this process, or split into contiguous runs of ``order``
+    across the current executor's workers (:func:`trustaudit.executors.use_executor`). Each row has its own
+    seed, starting point and query budget, so its outcome does not depend on the split."""
+    from trustaudit.executors import current_executor, map_rows
+
+    ex = current_executor()
+    attackable = int(np.sum(job.correct))
+    portable = _detached(job.space, job.idx) if ex.workers > 1 and attackable >= 2 * SPLIT_MIN_ROWS else None
+    if portable is None:
+        return [_hsj_rows(order, job=job, seconds=deadline - time.perf_counter())]
+    chunk = -(-len(order) // ex.workers)
+    shared = {"job": replace(job, space=portable), "seconds": deadline - time.perf_counter()}
+    parts: list[dict[str, Any]] = map_rows(_hsj_rows, order, executor=ex, chunk_rows=chunk, combine=None,
+                                           shared=shared)
+    return parts
+
+
+def _hsj_rows(order: list[int], *, job: _HsjJob, seconds: float) -> dict[str, Any]:
+    """Attack the rows of ``order`` one after the other until ``seconds`` have passed (runs on a worker)."""
+    deadline = time.perf_counter() + seconds
+    p = job.p
+    art = _art.import_art()
+    rows_out: list[tuple[int, bool, bool, list[np.ndarray] | None, int | None]] = []
+    status = {"attacked": 0, "no_start": 0, "query_budget": 0}
+    stopped = False
+    counter = _art.CountingPredictor(job.predict, p.max_queries, deadline, job.distance)
+    with _art.single_threaded():
+        clf = art.estimators.classification.BlackBoxClassifier(counter, input_shape=(len(job.mut),), nb_classes=2,
+                                                              clip_values=(job.lo, job.hi))
+        hsj = art.attacks.evasion.HopSkipJump(clf, batch_size=max(p.hsj_max_eval, 1), targeted=False,
+                                              norm=np.inf, max_iter=p.hsj_max_iter, max_eval=p.hsj_max_eval,
+                                              init_eval=p.hsj_init_eval, init_size=p.hsj_init_size,
+                                              verbose=False)
+        for i in order:
+            if not job.correct[i]:
+                rows_out.append((i, True, False, None, None))
+                continue
+            if time.perf_counter() > deadline:
+                stopped = True
+                break
+            if not np.isfinite(job.init[i]).all():
+                status["no_start"] += 1
+                rows_out.append((i, True, True, None, None))
+                continue
+            z0s = np.asarray(job.Z0[i][job.mut], dtype=np.float64)
+            counter.start_row(int(i), z0s, int(job.label_idx[i]))
+            raw: np.ndarray | None
+            try:
+                with _art.seeded_global_numpy(int(job.seeds[i])):
+                    raw = hsj.generate(z0s[None].astype(np.float32), y=_one_hot(job.label_idx[i:i + 1]),
+                                       x_adv_init=job.init[i:i + 1].astype(np.float32))[0]
+            except _art.QueryBudgetExceeded:
+                if counter.deadline_hit:
+                    stopped = True
+                    break
+                status["query_budget"] += 1
+                raw = None
+            status["attacked"] += 1
+            cands = [job.embed(np.asarray(c, dtype=np.float64)[None], i)[0] for c in (raw, counter.best)
+                     if c is not None]
+            rows_out.append((i, True, True, cands, counter.row_queries))
+    return {"rows": rows_out, "status": status, "total": counter.total, "stopped_early": stopped}
+
+
 def _blackbox_attack(ctx: AuditContext, space: TabularSpace, idx: np.ndarray, Z0: np.ndarray,
                      label_idx: np.ndarray, correct: np.ndarray, p: AdversarialParams, deadline: float,
                      purpose: str, exact: bool) -> _AttackResult:
     """HopSkipJump on the subspace of mutable dims (the fixed dims of each row are filled in before the model is
     called): ART then spends its binary-search precision and its random directions only where the attack may
     act. One generate() call per row, so that each row has its own query budget and seed."""
-    art = _art.import_art()
+    _art.import_art()
     n, _ = Z0.shape
     lo_all, hi_all = space.clip_values()
     mut = np.flatnonzero(space.mutable)
@@ -394,19 +517,6 @@ def _blackbox_attack(ctx: AuditContext, space: TabularSpace, idx: np.ndarray, Z0
     rng = ctx.rng(f"{purpose}:hopskipjump")
     order = rng.permutation(n)
     seeds = np.asarray(rng.integers(0, 2**31 - 1, size=n))
-
-    def embed(Zs: np.ndarray, row: int) -> np.ndarray:
-        Z = np.repeat(Z0[row][None, :], len(Zs), axis=0)
-        Z[:, mut] = Zs
-        return Z
-
-    def predict(Zs: np.ndarray, row: int) -> np.ndarray:
-        return space.predict_proba(embed(Zs, row), np.full(len(Zs), idx[row]))
-
-    def distance(Zs: np.ndarray, z0s: np.ndarray) -> np.ndarray:
-        if not len(sub_num):
-            return np.zeros(len(Zs))
-        return np.asarray(np.abs(Zs[:, sub_num] - z0s[sub_num]).max(axis=1))
 
     rows = np.flatnonzero(correct)
     init = np.full((n, k), np.nan)
@@ -426,48 +536,26 @@ def _blackbox_attack(ctx: AuditContext, space: TabularSpace, idx: np.ndarray, Z0
             first = adv.argmax(axis=1)
             init[rows[has]] = cand[np.flatnonzero(has), first[has]]
 
-        counter = _art.CountingPredictor(predict, p.max_queries, deadline, distance)
-        clf = art.estimators.classification.BlackBoxClassifier(counter, input_shape=(k,), nb_classes=2,
-                                                              clip_values=(lo, hi))
-        hsj = art.attacks.evasion.HopSkipJump(clf, batch_size=max(p.hsj_max_eval, 1), targeted=False,
-                                              norm=np.inf, max_iter=p.hsj_max_iter, max_eval=p.hsj_max_eval,
-                                              init_eval=p.hsj_init_eval, init_size=p.hsj_init_size,
-                                              verbose=False)
-        best: dict[int, np.ndarray] = {}
-        pending: dict[int, list[np.ndarray]] = {}
-        status = {"attacked": 0, "no_start": 0, "query_budget": 0, "not_adversarial_after_projection": 0}
-        queries: list[int] = []
-        for i in (int(o) for o in order):
-            if not correct[i]:
-                res.evaluated[i] = True
-                continue
-            if time.perf_counter() > deadline:
-                res.stopped_early = True
-                break
-            if not np.isfinite(init[i]).all():
-                status["no_start"] += 1
-                res.evaluated[i] = True
-                res.attacked[i] = True
-                continue
-            z0s = np.asarray(Z0[i][mut], dtype=np.float64)
-            counter.start_row(int(i), z0s, int(label_idx[i]))
-            raw: np.ndarray | None
-            try:
-                with _art.seeded_global_numpy(int(seeds[i])):
-                    raw = hsj.generate(z0s[None].astype(np.float32), y=_one_hot(label_idx[i:i + 1]),
-                                       x_adv_init=init[i:i + 1].astype(np.float32))[0]
-            except _art.QueryBudgetExceeded:
-                if counter.deadline_hit:
-                    res.stopped_early = True
-                    break
-                status["query_budget"] += 1
-                raw = None
-            queries.append(counter.row_queries)
-            status["attacked"] += 1
-            pending[i] = [embed(np.asarray(c, dtype=np.float64)[None], i)[0]
-                          for c in (raw, counter.best) if c is not None]
-            res.evaluated[i] = True
-            res.attacked[i] = True
+    job = _HsjJob(space=space, Z0=Z0, idx=idx, mut=mut, lo=lo, hi=hi, sub_num=sub_num,
+                  label_idx=label_idx, correct=correct, init=init, seeds=seeds, p=p)
+    parts = _run_hsj(job, [int(o) for o in order], deadline)
+    best: dict[int, np.ndarray] = {}
+    pending: dict[int, list[np.ndarray]] = {}
+    status = {"attacked": 0, "no_start": 0, "query_budget": 0, "not_adversarial_after_projection": 0}
+    queries: list[int] = []
+    total = 0
+    for part in parts:
+        for i, evaluated, attacked, cands, q in part["rows"]:
+            res.evaluated[i] |= evaluated
+            res.attacked[i] |= attacked
+            if cands is not None:
+                pending[i] = cands
+            if q is not None:
+                queries.append(q)
+        for key, v in part["status"].items():
+            status[key] += v
+        total += part["total"]
+        res.stopped_early |= part["stopped_early"]
     # project and score every candidate with the real model, in one call
     found, res.scoring = _finish_verified(space, pending, Z0, idx, pred_label, exact)
     for r, (z, dist) in found.items():
@@ -484,7 +572,7 @@ def _blackbox_attack(ctx: AuditContext, space: TabularSpace, idx: np.ndarray, Z0
                                     "estimator": "art.estimators.classification.BlackBoxClassifier",
                                     "input_dims": k}},
         "max_queries_per_row": p.max_queries,
-        "queries_total": int(counter.total),
+        "queries_total": int(total),
         "queries_per_row_median": float(np.median(queries)) if queries else None,
         "row_status": status,
         "start": "first of init_size uniform draws in the observed range of the mutable features that the model "
