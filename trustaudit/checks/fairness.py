@@ -42,7 +42,8 @@ class Comparison:
         return f"{self.attribute}: {self.group} vs {self.reference}"
 
 
-def _group_labels(attr: Any) -> tuple[str, str]:
+def group_labels(attr: Any) -> tuple[str, str]:
+    """(privileged, unprivileged) display labels of a protected attribute (e.g. "age >= 25", "age < 25")."""
     spec = attr.spec
     thr = spec.threshold()
     if thr is not None:
@@ -62,7 +63,7 @@ def build_comparisons(ctx: AuditContext, intersections: bool, per_value: bool, m
     comps: list[Comparison] = []
     labels: dict[str, tuple[str, str]] = {}
     for name, attr in ctx.protected.items():
-        priv_l, unpriv_l = _group_labels(attr)
+        priv_l, unpriv_l = group_labels(attr)
         labels[name] = (priv_l, unpriv_l)
         codes = np.where(attr.valid, attr.privileged.astype(np.int8), -1).astype(np.int8)
         comps.append(Comparison(name, unpriv_l, priv_l, codes, "binary"))
@@ -250,7 +251,8 @@ def _percentiles(x: np.ndarray, qs: tuple[float, ...]) -> list[float]:
     return out
 
 
-def _interval(samples: np.ndarray, level: float, n_boot: int) -> Interval | None:
+def bootstrap_interval(samples: np.ndarray, level: float, n_boot: int) -> Interval | None:
+    """Percentile interval of bootstrap samples; None when the metric is undefined in over 10% of them."""
     finite = samples[np.isfinite(samples)]
     if len(finite) < 0.9 * n_boot:  # undefined in too many resamples (empty or degenerate groups)
         return None
@@ -378,7 +380,7 @@ class DatasetFairnessCheck(_FairnessBase):
                     "label_statistical_parity_difference": u["base_rate"] - pr["base_rate"],
                     "label_disparate_impact": _div(u["base_rate"], pr["base_rate"]),
                 }
-                ci = {k: _interval(v, p.confidence, p.bootstrap) for k, v in samples.items()}
+                ci = {k: bootstrap_interval(v, p.confidence, p.bootstrap) for k, v in samples.items()}
             for key, group, n in (("base_rate_p", c.reference, n_p), ("base_rate_u", c.group, n_u)):
                 gkey = f"{c.attribute}={group}"
                 if gkey in seen_groups:
@@ -481,13 +483,13 @@ class ModelFairnessCheck(_FairnessBase):
                 u = rates(*(boot[:, 1 + j] for j in range(4)))
                 pr = rates(*(boot[:, 5 + j] for j in range(4)))
                 ci_g = {
-                    False: {k: _interval(u[k], p.confidence, p.bootstrap) for k in GROUP_METRICS},
-                    True: {k: _interval(pr[k], p.confidence, p.bootstrap) for k in GROUP_METRICS},
+                    False: {k: bootstrap_interval(u[k], p.confidence, p.bootstrap) for k in GROUP_METRICS},
+                    True: {k: bootstrap_interval(pr[k], p.confidence, p.bootstrap) for k in GROUP_METRICS},
                 }
                 d = differences(u, pr)
                 if "between_group_theil_index" in point_d:
                     d["between_group_theil_index"] = _bgti(boot)
-                ci_d = {k: _interval(v, p.confidence, p.bootstrap) for k, v in d.items()}
+                ci_d = {k: bootstrap_interval(v, p.confidence, p.bootstrap) for k, v in d.items()}
             for priv, group, n in ((True, c.reference, n_p), (False, c.group, n_u)):
                 gkey = f"{c.attribute}={group}"
                 if gkey in seen_groups:
@@ -517,7 +519,7 @@ class ModelFairnessCheck(_FairnessBase):
         if p.bootstrap:
             conf = np.bincount(np.where(y == 1, np.where(yhat == 1, 0, 2), np.where(yhat == 1, 1, 3)), minlength=4)
             b = _bootstrap_counts(conf, p.bootstrap, rng)
-            theil_ci = _interval(theil_from_cells(b[:, 0], b[:, 1], b[:, 2], b[:, 3]), p.confidence, p.bootstrap)
+            theil_ci = bootstrap_interval(theil_from_cells(b[:, 0], b[:, 1], b[:, 2], b[:, 3]), p.confidence, p.bootstrap)
         metrics.append(Metric(name="theil_index", value=_f(theil), ci=theil_ci, n=len(y), subject="all rows"))
         metrics.append(Metric(name="accuracy", value=acc, n=len(y), subject="all rows"))
         tables = [

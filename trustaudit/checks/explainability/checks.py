@@ -387,7 +387,7 @@ class ProtectedRelianceCheck(Check):
     Params = ProtectedRelianceParams
 
     def run(self, ctx: AuditContext, params: Any) -> CheckOutput:
-        from trustaudit.checks.fairness import _group_labels
+        from trustaudit.checks.fairness import group_labels
 
         p: ProtectedRelianceParams = params
         att = compute_attributions(ctx, p)
@@ -467,7 +467,7 @@ class ProtectedRelianceCheck(Check):
             for f, v, nmi in assoc[a]:
                 assoc_rows.append([a, f, _f(v), _f(nmi), v >= p.proxy_threshold])
             # attribution by group
-            metrics += self._by_group(ctx, p, att, a, attr, _group_labels(attr), top, px, group_rows)
+            metrics += self._by_group(ctx, p, att, a, attr, group_labels(attr), top, px, group_rows)
 
         tables = [
             Table(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from trustaudit.checks.fairness import _interval as interval
+from trustaudit.checks.fairness import bootstrap_interval as interval
 
 __all__ = [
     "bootstrap_counts",
