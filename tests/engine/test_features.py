@@ -86,3 +86,34 @@ def test_space_statistics_from_a_profile_sample_keep_the_full_range(bundle, monk
     Z = space.encode(np.array([10, 20]))
     np.testing.assert_allclose(Z, (T[[10, 20]] - space.mean) / space.scale)
     assert fs.n_transformed <= 3
+
+
+def test_missing_values_outside_the_profile_sample_are_still_seen(monkeypatch):
+    """A pipeline without an imputer (HGB takes NaN) transforms a missing value to NaN. The scikit-learn attack
+    space cannot hold NaN, so the robustness check falls back to its own encoding: that decision must not depend
+    on whether the profile sample happened to contain a row with a missing value."""
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from trustaudit.api import in_memory_bundle
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    df = pd.DataFrame({"x": rng.normal(size=n), "g": rng.choice(["a", "b"], n)})
+    df["y"] = np.where(df["x"] + (df["g"] == "a") + rng.normal(0, 0.5, n) > 0.5, "yes", "no")
+    pre = ColumnTransformer([("cat", OneHotEncoder(sparse_output=False), ["g"]), ("num", "passthrough", ["x"])])
+    model = Pipeline([("pre", pre), ("clf", HistGradientBoostingClassifier(max_iter=10, random_state=0))])
+    model.fit(df[["x", "g"]], df["y"])
+    df.loc[[7, 1500], "x"] = np.nan  # two rows with a missing value
+    bundle = in_memory_bundle(model, df, label="y", favorable_label="yes", protected={"g": ["a"]},
+                              features=["x", "g"])
+    full = build_space(AuditContext(bundle, seed=0), "free")
+    assert full.mode == "encoded"  # NaN in the transformed matrix: our own encoding instead
+    monkeypatch.setattr(features, "PROFILE_ROWS", 500)
+    ctx = AuditContext(bundle, seed=0)
+    prof = feature_space(ctx).profile_rows()
+    assert 7 not in prof and 1500 not in prof
+    assert build_space(ctx, "free").mode == "encoded"

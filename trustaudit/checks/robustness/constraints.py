@@ -502,6 +502,18 @@ def _category_labels(values: pd.Series, block: np.ndarray) -> tuple[list[Any], A
     return labels, zero_value, bool(zero.any())
 
 
+def _finite_outside(ctx: AuditContext, fs: Any, prof: np.ndarray, chunk: int = 50_000) -> bool:
+    """Whether every evaluation row outside the profile sample is finite in the model's space. Only a row with a
+    missing value can transform to NaN (a pipeline without an imputer, for a model that takes NaN): those rows
+    are transformed, in chunks, and checked; complete rows are not."""
+    rows = np.flatnonzero(ctx.X.isna().to_numpy().any(axis=1))
+    rows = rows[~np.isin(rows, prof)]
+    for start in range(0, len(rows), chunk):
+        if not np.isfinite(fs.transform(ctx.X.iloc[rows[start:start + chunk]])).all():
+            return False
+    return True
+
+
 def _from_feature_space(ctx: AuditContext, fs: Any) -> TabularSpace | None:
     """The attack space of a scikit-learn model. Means, spreads, categories and the affine map of each numeric
     feature come from the profile rows (every evaluation row up to ``PROFILE_ROWS``, a stratified sample
@@ -509,7 +521,7 @@ def _from_feature_space(ctx: AuditContext, fs: Any) -> TabularSpace | None:
     prof = fs.profile_rows()
     X = ctx.X if len(prof) == ctx.n_rows else ctx.X.iloc[prof]
     T = fs.transform(X)  # not kept: the attacks ask fs.rows() for the rows they use
-    if not np.isfinite(T).all():
+    if not np.isfinite(T).all() or (X is not ctx.X and not _finite_outside(ctx, fs, prof)):
         return None
     n_dims = T.shape[1]
     fixed = fixed_columns(ctx)
