@@ -88,27 +88,24 @@ def run_openness(
 
     results: list[OpennessResult] = []
     spec = ("local" if len(paths) >= PARALLEL_FROM else "serial") if executor == "auto" else executor
-    if len(paths) > 1 and spec != "serial":
-        from trustaudit.scale import openness_many
-
-        try:
-            results = openness_many(paths, executor=spec, workers=workers, strict_mot=strict_mot)
-        except TrustAuditError as exc:
-            return _error(exc.one_line())
-        paths = []
     try:
-        for path in paths:
-            decl, root = load_path(path)
-            result = score_openness(decl, strict_mot=strict_mot, bundle_root=root)
-            results.append(result)
-            if export_mot is not None:
-                export_mot.write_text(dump_mot(decl), encoding="utf-8")
-            if badge is not None:
-                from trustaudit.openness.badge import badge_svg
+        if len(paths) > 1 and spec != "serial":  # many files: graded on the executor, in input order
+            from trustaudit.scale import openness_many
 
-                badge.write_text(
-                    badge_svg(result.mof_class, progress=result.total_progress), encoding="utf-8"
-                )
+            results = openness_many(paths, executor=spec, workers=workers, strict_mot=strict_mot)
+        else:
+            for path in paths:
+                decl, root = load_path(path)
+                result = score_openness(decl, strict_mot=strict_mot, bundle_root=root)
+                results.append(result)
+                if export_mot is not None:
+                    export_mot.write_text(dump_mot(decl), encoding="utf-8")
+                if badge is not None:
+                    from trustaudit.openness.badge import badge_svg
+
+                    badge.write_text(
+                        badge_svg(result.mof_class, progress=result.total_progress), encoding="utf-8"
+                    )
     except TrustAuditError as exc:
         return _error(exc.one_line())
     except OSError as exc:

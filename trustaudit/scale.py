@@ -188,12 +188,10 @@ def audit_many_outcomes(
     # workers idle while it runs. Results are put back in input order.
     order = sorted(range(len(tasks)), key=lambda i: (-_bundle_bytes(bundles[i]), i))
     with _owned(executor, workers) as ex:
-        cb = (lambda j, outcome: callback(outcome)) if callback is not None else None
+        cb = (lambda _j, outcome: callback(outcome)) if callback is not None else None
         done: list[BundleOutcome] = ex.map(_audit_task, [tasks[i] for i in order], callback=cb)
-    outcomes: list[BundleOutcome] = [done[0]] * len(tasks) if done else []
-    for j, i in enumerate(order):
-        outcomes[i] = done[j]
-    return outcomes
+    by_input = dict(zip(order, done))
+    return [by_input[i] for i in range(len(tasks))]
 
 
 def _bundle_bytes(path: Path) -> int:

@@ -192,10 +192,15 @@ def test_bootstrap_counts_are_resamples_with_replacement():
     np.testing.assert_array_equal(W, bootstrap_counts(50, 400, np.random.default_rng(0)))
 
 
-def test_group_tables_are_the_per_attribute_contingency_tables(samples_dir):
-    """The one-pass joint tables give exactly contingency(codes[valid], privileged[valid]) per attribute."""
+@pytest.mark.parametrize("per_pass", [8, 2, 1])
+def test_group_tables_are_the_per_attribute_contingency_tables(samples_dir, monkeypatch, per_pass):
+    """The one-pass joint tables give exactly contingency(codes[valid], privileged[valid]) per attribute, with
+    every attribute in one pass or spread over several."""
+    import trustaudit.checks.explainability.checks as checks_mod
     from trustaudit.bundle import load_bundle
     from trustaudit.checks.explainability.checks import _group_tables
+
+    monkeypatch.setattr(checks_mod, "_ATTRS_PER_PASS", per_pass)
     from trustaudit.checks.explainability.stats import discretise
     from trustaudit.context import AuditContext
 

@@ -16,7 +16,6 @@ from trustaudit.checks.base import Check, CheckOutput
 from trustaudit.checks.explainability.attributions import Attributions, ShapParams, compute_attributions
 from trustaudit.checks.explainability.stats import (
     bootstrap_counts,
-    contingency,
     cramers_v,
     discretise,
     interval,
@@ -99,33 +98,33 @@ def associations(
     return out
 
 
-#: Joint tables over every protected attribute's state are used up to this many states (3 per attribute).
-_MAX_PATTERNS = 3**8
+#: Protected attributes counted together in one joint table (3 states each: 3**8 = 6,561 columns at most).
+_ATTRS_PER_PASS = 8
 
 
 def _group_tables(ctx: AuditContext, codes: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
     """attribute -> feature -> contingency table of the feature's codes against the attribute's group (columns:
     not privileged, privileged) over the rows where the attribute is known; exactly ``contingency(c[valid],
-    group)``. One pass over the rows per feature: each row's joint state over every attribute (unknown / not
-    privileged / privileged) is counted with the feature's code, and each attribute's table is a margin of that."""
+    group)``. One pass over the rows per feature (per 8 attributes): each row's joint state over the attributes
+    (unknown / not privileged / privileged) is counted with the feature's code, and each attribute's table is a
+    margin of that."""
     attrs = list(ctx.protected.items())
-    k = len(attrs)
-    if not attrs or 3**k > _MAX_PATTERNS:  # pragma: no cover - more than 8 protected attributes
-        return {name: {f: contingency(c[np.asarray(a.valid)], np.asarray(a.privileged)[np.asarray(a.valid)]
-                                      .astype(np.int64)) for f, c in codes.items()} for name, a in attrs}
-    n_pat = 3**k
-    pattern = np.zeros(ctx.n_rows, dtype=np.int64)
-    for _, a in attrs:
-        pattern = pattern * 3 + np.where(np.asarray(a.valid), 1 + np.asarray(a.privileged, dtype=np.int64), 0)
-    digits = [(np.arange(n_pat) // 3 ** (k - 1 - i)) % 3 for i in range(k)]
     out: dict[str, dict[str, np.ndarray]] = {name: {} for name, _ in attrs}
-    for f, c in codes.items():
-        c1 = np.asarray(c, dtype=np.int64) + 1
-        width = int(c1.max()) + 1 if len(c1) else 1
-        joint = np.bincount(c1 * n_pat + pattern, minlength=width * n_pat).reshape(width, n_pat)
-        for (name, _), d in zip(attrs, digits):
-            table = np.column_stack([joint[:, d == 1].sum(axis=1), joint[:, d == 2].sum(axis=1)])
-            out[name][f] = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
+    for start in range(0, len(attrs), _ATTRS_PER_PASS):
+        batch = attrs[start:start + _ATTRS_PER_PASS]
+        k = len(batch)
+        n_pat = 3**k
+        pattern = np.zeros(ctx.n_rows, dtype=np.int64)
+        for _, a in batch:
+            pattern = pattern * 3 + np.where(np.asarray(a.valid), 1 + np.asarray(a.privileged, dtype=np.int64), 0)
+        digits = [(np.arange(n_pat) // 3 ** (k - 1 - i)) % 3 for i in range(k)]
+        for f, c in codes.items():
+            c1 = np.asarray(c, dtype=np.int64) + 1
+            width = int(c1.max()) + 1 if len(c1) else 1
+            joint = np.bincount(c1 * n_pat + pattern, minlength=width * n_pat).reshape(width, n_pat)
+            for (name, _), d in zip(batch, digits):
+                table = np.column_stack([joint[:, d == 1].sum(axis=1), joint[:, d == 2].sum(axis=1)])
+                out[name][f] = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
     return out
 
 

@@ -454,7 +454,8 @@ def _hsj_rows(order: list[int], *, job: _HsjJob, seconds: float) -> dict[str, An
     deadline = time.perf_counter() + seconds
     p = job.p
     art = _art.import_art()
-    rows_out: list[tuple[int, bool, bool, list[np.ndarray] | None, int | None]] = []
+    rows_out: list[tuple[int, bool, list[np.ndarray] | None, int | None]] = []  # (row, attacked, candidates,
+    # queries) of every row evaluated
     status = {"attacked": 0, "no_start": 0, "query_budget": 0}
     stopped = False
     counter = _art.CountingPredictor(job.predict, p.max_queries, deadline, job.distance)
@@ -467,14 +468,14 @@ def _hsj_rows(order: list[int], *, job: _HsjJob, seconds: float) -> dict[str, An
                                               verbose=False)
         for i in order:
             if not job.correct[i]:
-                rows_out.append((i, True, False, None, None))
+                rows_out.append((i, False, None, None))
                 continue
             if time.perf_counter() > deadline:
                 stopped = True
                 break
             if not np.isfinite(job.init[i]).all():
                 status["no_start"] += 1
-                rows_out.append((i, True, True, None, None))
+                rows_out.append((i, True, None, None))
                 continue
             z0s = np.asarray(job.Z0[i][job.mut], dtype=np.float64)
             counter.start_row(int(i), z0s, int(job.label_idx[i]))
@@ -492,7 +493,7 @@ def _hsj_rows(order: list[int], *, job: _HsjJob, seconds: float) -> dict[str, An
             status["attacked"] += 1
             cands = [job.embed(np.asarray(c, dtype=np.float64)[None], i)[0] for c in (raw, counter.best)
                      if c is not None]
-            rows_out.append((i, True, True, cands, counter.row_queries))
+            rows_out.append((i, True, cands, counter.row_queries))
     return {"rows": rows_out, "status": status, "total": counter.total, "stopped_early": stopped}
 
 
@@ -545,9 +546,9 @@ def _blackbox_attack(ctx: AuditContext, space: TabularSpace, idx: np.ndarray, Z0
     queries: list[int] = []
     total = 0
     for part in parts:
-        for i, evaluated, attacked, cands, q in part["rows"]:
-            res.evaluated[i] |= evaluated
-            res.attacked[i] |= attacked
+        for i, attacked, cands, q in part["rows"]:
+            res.evaluated[i] = True
+            res.attacked[i] = attacked
             if cands is not None:
                 pending[i] = cands
             if q is not None:

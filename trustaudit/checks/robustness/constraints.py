@@ -519,9 +519,10 @@ def _from_feature_space(ctx: AuditContext, fs: Any) -> TabularSpace | None:
     feature come from the profile rows (every evaluation row up to ``PROFILE_ROWS``, a stratified sample
     beyond); the observed range of each invertible numeric feature from every row's raw column."""
     prof = fs.profile_rows()
-    X = ctx.X if len(prof) == ctx.n_rows else ctx.X.iloc[prof]
+    sampled = len(prof) < ctx.n_rows
+    X = ctx.X.iloc[prof] if sampled else ctx.X
     T = fs.transform(X)  # not kept: the attacks ask fs.rows() for the rows they use
-    if not np.isfinite(T).all() or (X is not ctx.X and not _finite_outside(ctx, fs, prof)):
+    if not np.isfinite(T).all() or (sampled and not _finite_outside(ctx, fs, prof)):
         return None
     n_dims = T.shape[1]
     fixed = fixed_columns(ctx)
@@ -595,13 +596,13 @@ def _from_feature_space(ctx: AuditContext, fs: Any) -> TabularSpace | None:
         alpha[j], beta[j] = a, b
         invertible[j] = True
         x_lo[j], x_hi[j] = float(xv.min()), float(xv.max())
-        if X is not ctx.X:  # a sample: the observed range over every row, from the raw column
+        if sampled:  # the observed range over every row, from the raw column
             full = ctx.X[col].to_numpy(dtype=float, na_value=np.nan)
             x_lo[j], x_hi[j] = float(np.nanmin(full)), float(np.nanmax(full))
         integer[j] = _is_integer_column(X[col])
     t_lo, t_hi = T.min(axis=0), T.max(axis=0)
     inv = np.flatnonzero(invertible)
-    if X is not ctx.X and len(inv):  # v = alpha + beta * x over every row's observed x range
+    if sampled and len(inv):  # v = alpha + beta * x over every row's observed x range
         ends = alpha[inv] + beta[inv] * np.vstack([x_lo[inv], x_hi[inv]])
         t_lo[inv], t_hi[inv] = ends.min(axis=0), ends.max(axis=0)
     lo = np.where(is_cat, 0.0, (t_lo - mean) / scale)  # scale > 0: the observed range in z
