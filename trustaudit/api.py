@@ -9,7 +9,7 @@ import tempfile
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -118,22 +118,44 @@ def _run_check(cls: type[Check], ctx: AuditContext, params: dict[str, Any]) -> C
                            duration_s=time.perf_counter() - t0)
     except TrustAuditError as exc:
         return CheckResult(**base, status=Status.ERROR, error=exc.one_line(), duration_s=time.perf_counter() - t0)
+    except SystemExit as exc:  # a plug-in calling sys.exit() must not end the audit
+        return CheckResult(**base, status=Status.ERROR, duration_s=time.perf_counter() - t0,
+                           error=f"the check called sys.exit({exc.code!r}); a check must return its results")
     except Exception as exc:  # a failing check never aborts the audit
-        tb = traceback.extract_tb(exc.__traceback__)
-        where = f" at {Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else ""
-        msg = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}{where}"
-        return CheckResult(**base, status=Status.ERROR, error=msg, duration_s=time.perf_counter() - t0)
-    return CheckResult(
-        **base,
-        status=Status.PASS,
-        summary=out.summary,
-        metrics=out.metrics,
-        tables=out.tables,
-        evidence=out.evidence,
-        artifacts=out.artifacts,
-        warnings=out.warnings,
-        duration_s=time.perf_counter() - t0,
-    )
+        return CheckResult(**base, status=Status.ERROR, error=_describe(exc), duration_s=time.perf_counter() - t0)
+    if not isinstance(out, CheckOutput):
+        return CheckResult(**base, status=Status.ERROR, duration_s=time.perf_counter() - t0,
+                           error=f"the check returned {type(out).__name__}, not a CheckOutput")
+    try:
+        return CheckResult(
+            **base,
+            status=Status.PASS,
+            summary=out.summary,
+            metrics=out.metrics,
+            tables=out.tables,
+            evidence=out.evidence,
+            artifacts=out.artifacts,
+            warnings=out.warnings,
+            duration_s=time.perf_counter() - t0,
+        )
+    except ValidationError as err:  # metrics, tables or evidence that do not fit the result model
+        first = err.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        return CheckResult(**base, status=Status.ERROR, duration_s=time.perf_counter() - t0,
+                           error=f"the check returned an invalid result: {where}: {first['msg']}")
+
+
+def _describe(exc: BaseException) -> str:
+    """One line: the exception type, its first line and where it was raised."""
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = f" at {Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else ""
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}{where}"
+
+
+def _plugin_error(check_id: str, message: str) -> CheckResult:
+    """The result of a registered check whose code could not be loaded."""
+    return CheckResult(check_id=check_id, category=check_id.split(".", 1)[0], version="unknown", title=check_id,
+                       status=Status.ERROR, error=message)
 
 
 def apply_rubric(result: CheckResult, rubric: Rubric) -> CheckResult:
@@ -178,6 +200,7 @@ def audit(
     version: str = "0",
     executor: Any = None,
     workers: int | None = None,
+    trusted_types: Collection[str] = (),
 ) -> AuditReport:
     """Audit a model bundle, or an in-memory model and DataFrame.
 
@@ -195,6 +218,9 @@ def audit(
     ``executor`` (``"local"``, ``"dask://HOST:PORT"`` or a :class:`trustaudit.executors.Executor`) splits the
     checks' row-parallel work (SHAP values of the sampled rows) across its ``workers``; the report is the same
     whatever the executor. By default everything runs in this process.
+
+    ``trusted_types`` are exact skops type names you (the auditor) reviewed and trust beyond skops' defaults;
+    a bundle's own ``model.trusted_types`` is never trusted on its word.
     """
     if executor is not None:
         from trustaudit.executors import use_executor
@@ -203,13 +229,13 @@ def audit(
             return audit(
                 bundle, data, label=label, favorable_label=favorable_label, protected=protected, rubric=rubric,
                 checks=checks, seed=seed, out_dir=out_dir, allow_unsafe_pickle=allow_unsafe_pickle,
-                params=params, progress=progress, name=name, version=version,
+                params=params, progress=progress, name=name, version=version, trusted_types=trusted_types,
             )
     t_start = time.perf_counter()
     if isinstance(bundle, Bundle):
         b = bundle
     elif isinstance(bundle, (str, Path)):
-        b = load_bundle(bundle, allow_unsafe_pickle=allow_unsafe_pickle)
+        b = load_bundle(bundle, allow_unsafe_pickle=allow_unsafe_pickle, trusted_types=trusted_types)
     else:
         if data is None or label is None or favorable_label is None:
             raise BundleError(
@@ -236,9 +262,17 @@ def audit(
     for i, cid in enumerate(check_ids):
         if progress:
             progress(cid, "start", i, len(check_ids))
-        cls = registry.load(cid)
-        merged = {**rub.policy(cid).params, **((params or {}).get(cid, {}))}
-        res = apply_rubric(_run_check(cls, ctx, merged), rub)
+        try:
+            cls = registry.load(cid)
+        except registry.PluginLoadError as exc:
+            res = _plugin_error(cid, exc.one_line())
+        else:
+            merged = {**rub.policy(cid).params, **((params or {}).get(cid, {}))}
+            res = _run_check(cls, ctx, merged)
+            try:
+                res = apply_rubric(res, rub)
+            except Exception as exc:  # metrics the rubric cannot judge (e.g. a plug-in's odd values)
+                res.status, res.error = Status.ERROR, f"judging the check's metrics failed: {_describe(exc)}"
         results.append(res)
         if progress:
             progress(cid, "end", i, len(check_ids))
@@ -313,7 +347,7 @@ def load_report(path: str | Path) -> AuditReport:
         raise TrustAuditError(f"{p} is not a trustaudit report: {where}: {first['msg']}") from None
 
 
-def validate(bundle: str | Path, *, allow_unsafe_pickle: bool = False) -> Bundle:
+def validate(bundle: str | Path, *, allow_unsafe_pickle: bool = False, trusted_types: Collection[str] = ()) -> Bundle:
     """Check a bundle without running any check (loads the manifest, data and model)."""
     from trustaudit.lineage import validate_lineage  # the lineage section and the MLmodel / card / BOM it has
-    return validate_lineage(load_bundle(bundle, allow_unsafe_pickle=allow_unsafe_pickle))
+    return validate_lineage(load_bundle(bundle, allow_unsafe_pickle=allow_unsafe_pickle, trusted_types=trusted_types))

@@ -111,6 +111,8 @@ def audit(
     allow_unsafe_pickle: Annotated[
         bool, typer.Option("--allow-unsafe-pickle", help="Allow joblib/pickle models (runs code from the file)")
     ] = False,
+    trust_type: Annotated[list[str] | None, typer.Option(
+        "--trust-type", help="Trust this exact skops type (after reviewing it); repeatable")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the verdict line")] = False,
     formats: Annotated[
         list[str] | None,
@@ -155,6 +157,7 @@ def audit(
         report = run_guarded(
             api.audit, bundle, rubric=rubric, checks=checks, seed=seed, out_dir=out,
             allow_unsafe_pickle=allow_unsafe_pickle, progress=progress, executor=executor, workers=workers,
+            trusted_types=trust_type or (),
         )
     finally:
         if status is not None:
@@ -189,11 +192,13 @@ def render_format(report: Any, fmt: str, out: Path) -> None:
 def validate(
     bundle: Annotated[Path, typer.Argument(help="Bundle directory")],
     allow_unsafe_pickle: Annotated[bool, typer.Option("--allow-unsafe-pickle")] = False,
+    trust_type: Annotated[list[str] | None, typer.Option(
+        "--trust-type", help="Trust this exact skops type (after reviewing it); repeatable")] = None,
 ) -> None:
     """Check a bundle (manifest, files, data, model) without running any check."""
     from trustaudit import api
 
-    b = run_guarded(api.validate, bundle, allow_unsafe_pickle=allow_unsafe_pickle)
+    b = run_guarded(api.validate, bundle, allow_unsafe_pickle=allow_unsafe_pickle, trusted_types=trust_type or ())
     m = b.manifest
     typer.echo(
         f"ok: {m.name} {m.version}: {len(b.data)} rows, label '{m.data.label}', "

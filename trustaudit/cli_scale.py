@@ -39,6 +39,8 @@ def register(app: typer.Typer) -> None:
         allow_unsafe_pickle: Annotated[
             bool, typer.Option("--allow-unsafe-pickle", help="Allow joblib/pickle models (runs code from the file)")
         ] = False,
+        trust_type: Annotated[list[str] | None, typer.Option(
+            "--trust-type", help="Trust this exact skops type (after reviewing it); repeatable")] = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only one verdict line per bundle")] = False,
     ) -> None:
         """Audit many bundles in parallel: OUT/<bundle>/report.json per bundle and OUT/summary.json.
@@ -46,7 +48,8 @@ def register(app: typer.Typer) -> None:
         Exit 0 when every bundle passes, 1 when a gate failed, 2 when a bundle could not be audited.
         """
         code = run_audit_many(bundles, executor=executor, workers=workers, out=out, checks=checks,
-                              rubric=rubric, seed=seed, allow_unsafe_pickle=allow_unsafe_pickle, quiet=quiet)
+                              rubric=rubric, seed=seed, allow_unsafe_pickle=allow_unsafe_pickle, quiet=quiet,
+                              trusted_types=tuple(trust_type or ()))
         raise typer.Exit(code)
 
 
@@ -66,6 +69,7 @@ def run_audit_many(
     seed: int = 0,
     allow_unsafe_pickle: bool = False,
     quiet: bool = False,
+    trusted_types: tuple[str, ...] = (),
 ) -> int:
     import time
 
@@ -112,7 +116,7 @@ def run_audit_many(
                 err.print(f"auditing {len(found)} bundle(s) on {ex.describe()}")
             outcomes = audit_many_outcomes(
                 found, executor=ex, rubric=rubric, checks=checks, seed=seed, out_dir=out,
-                allow_unsafe_pickle=allow_unsafe_pickle, callback=progress,
+                allow_unsafe_pickle=allow_unsafe_pickle, callback=progress, trusted_types=trusted_types,
             )
             described = ex.describe()
     except TrustAuditError as exc:

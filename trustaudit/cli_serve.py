@@ -85,6 +85,8 @@ def register(app: typer.Typer) -> None:
         max_extract_mb: Annotated[float, typer.Option(help="Largest uncompressed bundle, in MiB")] = 512.0,
         allow_unsafe_pickle: Annotated[bool, typer.Option(
             "--allow-unsafe-pickle", help="Accept joblib/pickle models (they run code when loaded)")] = False,
+        trust_type: Annotated[list[str] | None, typer.Option(
+            "--trust-type", help="Trust this exact skops type in submitted models (after review); repeatable")] = None,
         log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
     ) -> None:
         """Run the audit service: REST API, web pages and a local worker pool or a Dask cluster (SQLite by
@@ -100,6 +102,7 @@ def register(app: typer.Typer) -> None:
         if executor != "local":
             runs = _check_dask(executor, connect_timeout) if workers > 0 else "workers: 0"
         st = _settings(data_dir, database_url, workers=workers, allow_unsafe_pickle=allow_unsafe_pickle,
+                       trusted_types=tuple(trust_type or ()),
                        max_upload_bytes=int(max_upload_mb * 1024 * 1024),
                        limits=Limits(max_total_bytes=int(max_extract_mb * 1024 * 1024)),
                        executor=executor, connect_timeout_s=connect_timeout)

@@ -89,6 +89,7 @@ class _AuditTask:
     params: dict[str, dict[str, Any]] | None
     out_dir: str | None
     allow_unsafe_pickle: bool
+    trusted_types: tuple[str, ...] = ()
 
 
 def _audit_task(task: _AuditTask) -> BundleOutcome:
@@ -99,7 +100,7 @@ def _audit_task(task: _AuditTask) -> BundleOutcome:
     try:
         report = audit(
             task.path, rubric=task.rubric, checks=task.checks, seed=task.seed, params=task.params,
-            out_dir=task.out_dir, allow_unsafe_pickle=task.allow_unsafe_pickle,
+            out_dir=task.out_dir, allow_unsafe_pickle=task.allow_unsafe_pickle, trusted_types=task.trusted_types,
         )
         text, error = report.to_json(), None
     except TrustAuditError as exc:
@@ -168,6 +169,7 @@ def audit_many_outcomes(
     out_dir: str | Path | None = None,
     allow_unsafe_pickle: bool = False,
     callback: Callable[[BundleOutcome], None] | None = None,
+    trusted_types: Sequence[str] = (),
 ) -> list[BundleOutcome]:
     """Audit every bundle on the executor; one :class:`BundleOutcome` per bundle, in input order.
 
@@ -181,7 +183,8 @@ def audit_many_outcomes(
     plain_params = {k: dict(v) for k, v in params.items()} if params else None
     tasks = [
         _AuditTask(i, str(b), names[i], rub, list(checks) if checks else None, seed, plain_params,
-                   str(Path(out_dir) / names[i]) if out_dir is not None else None, allow_unsafe_pickle)
+                   str(Path(out_dir) / names[i]) if out_dir is not None else None, allow_unsafe_pickle,
+                   tuple(trusted_types))
         for i, b in enumerate(bundles)
     ]
     # largest bundles first (longest-processing-time scheduling): a big bundle started last would leave the other
@@ -218,6 +221,7 @@ def audit_many(
     params: Mapping[str, Mapping[str, Any]] | None = None,
     out_dir: str | Path | None = None,
     allow_unsafe_pickle: bool = False,
+    trusted_types: Sequence[str] = (),
 ) -> list[AuditReport]:
     """Audit many bundles in parallel; the reports in input order.
 
@@ -235,7 +239,7 @@ def audit_many(
     """
     outcomes = audit_many_outcomes(
         paths, executor=executor, workers=workers, rubric=rubric, checks=checks, seed=seed, params=params,
-        out_dir=out_dir, allow_unsafe_pickle=allow_unsafe_pickle,
+        out_dir=out_dir, allow_unsafe_pickle=allow_unsafe_pickle, trusted_types=trusted_types,
     )
     bad = [o for o in outcomes if not o.ok]
     if bad:

@@ -175,7 +175,7 @@ def test_untrusted_skops_type_refused(tmp_path):
     from trustaudit.errors import ModelLoadError
 
     sio.dump(FunctionTransformer(func=os.getcwd), tmp_path / "evil.skops")
-    with pytest.raises(ModelLoadError, match="not trusted by default: posix.getcwd"):
+    with pytest.raises(ModelLoadError, match="types that are not trusted: posix.getcwd"):
         load_skops(tmp_path / "evil.skops")
 
 

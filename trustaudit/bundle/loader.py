@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -212,6 +213,17 @@ class Bundle:
     files: list[FileDigest] = field(default_factory=list)
     training_data: pd.DataFrame | None = None
     warnings: list[str] = field(default_factory=list)
+    #: what the auditor allowed when the model was loaded (reloads, e.g. for reproducibility, use the same)
+    allow_unsafe_pickle: bool = False
+    trusted_types: tuple[str, ...] = ()
+
+    def reload_model(self) -> M.ModelAdapter:
+        """Load the model file again, under the same policy as the first load (no new consent)."""
+        if self.root is None or self.manifest.model is None:
+            raise BundleError("the bundle has no model file to reload")
+        adapter, _ = _load_model(self.manifest, self.root, self.allow_unsafe_pickle, self.trusted_types)
+        M.finish_onnx(adapter, self.data[self.feature_columns()])
+        return adapter
 
     @property
     def spec(self) -> DataSpec:
@@ -231,7 +243,8 @@ class Bundle:
         return resolve_inside(self.root, rel, what)
 
 
-def _load_model(manifest: Manifest, root: Path, allow_unsafe_pickle: bool) -> tuple[M.ModelAdapter, Path]:
+def _load_model(manifest: Manifest, root: Path, allow_unsafe_pickle: bool,
+                trusted_types: Collection[str] = ()) -> tuple[M.ModelAdapter, Path]:
     assert manifest.model is not None
     spec = manifest.model
     path = resolve_inside(root, spec.path, "model.path")
@@ -239,7 +252,7 @@ def _load_model(manifest: Manifest, root: Path, allow_unsafe_pickle: bool) -> tu
         raise BundleError(f"model file '{spec.path}' does not exist in the bundle; fix model.path")
     fmt = spec.format
     if fmt == "skops":
-        return M.load_skops(path, spec.trusted_types), path
+        return M.load_skops(path, trusted_types, requested=spec.trusted_types), path
     if fmt == "onnx":
         return M.load_onnx(path), path
     if fmt == "xgboost":
@@ -247,7 +260,8 @@ def _load_model(manifest: Manifest, root: Path, allow_unsafe_pickle: bool) -> tu
     if fmt == "lightgbm":
         return M.load_lightgbm(path), path
     if fmt == "mlflow":
-        return M.load_mlflow(path, allow_unsafe_pickle, lambda base, rel: resolve_inside(base, rel, "MLmodel path")), path
+        return M.load_mlflow(path, allow_unsafe_pickle, lambda base, rel: resolve_inside(base, rel, "MLmodel path"),
+                             trusted_types), path
     if fmt in ("joblib", "pickle"):
         return M.load_unsafe_pickle(path, fmt, allow_unsafe_pickle), path
     raise ModelLoadError(f"unsupported model format '{fmt}'")  # pragma: no cover - Literal guards this
@@ -300,8 +314,13 @@ def check_task(manifest: Manifest, df: pd.DataFrame | None) -> None:
         )
 
 
-def load_bundle(path: str | Path, *, allow_unsafe_pickle: bool = False, load_model: bool = True) -> Bundle:
-    """Load and validate a bundle directory. Raises :class:`BundleError`/:class:`ModelLoadError` on bad input."""
+def load_bundle(path: str | Path, *, allow_unsafe_pickle: bool = False, load_model: bool = True,
+                trusted_types: Collection[str] = ()) -> Bundle:
+    """Load and validate a bundle directory. Raises :class:`BundleError`/:class:`ModelLoadError` on bad input.
+
+    ``trusted_types``: exact skops type names the *auditor* trusts beyond skops' defaults and
+    :data:`trustaudit.bundle.models.VETTED_SKOPS_TYPES` (the bundle's own ``model.trusted_types`` is never trusted).
+    """
     root = Path(path)
     manifest = load_manifest(root)
     files: list[FileDigest] = []
@@ -322,7 +341,7 @@ def load_bundle(path: str | Path, *, allow_unsafe_pickle: bool = False, load_mod
         if not mpath.exists():
             raise BundleError(f"model file '{manifest.model.path}' does not exist in the bundle; fix model.path")
         if load_model:
-            model, mpath = _load_model(manifest, root, allow_unsafe_pickle)
+            model, mpath = _load_model(manifest, root, allow_unsafe_pickle, trusted_types)
         digest, size = sha256_file(mpath)
         files.insert(0, FileDigest(path=manifest.model.path, role="model", sha256=digest, bytes=size))
 
@@ -338,7 +357,8 @@ def load_bundle(path: str | Path, *, allow_unsafe_pickle: bool = False, load_mod
         files.append(
             FileDigest(path=manifest.training_data.path, role="training_data", sha256=digest, bytes=size)
         )
-    bundle = Bundle(manifest, root, df, model, files, training)
+    bundle = Bundle(manifest, root, df, model, files, training, allow_unsafe_pickle=allow_unsafe_pickle,
+                    trusted_types=tuple(trusted_types))
     if model is not None:
         M.check_columns(model, df)
         cols = bundle.feature_columns()

@@ -11,9 +11,9 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from trustaudit import yamlsafe
 from trustaudit.errors import BundleError
 
 MANIFEST_NAME = "trustaudit.yaml"
@@ -171,12 +171,9 @@ def format_validation_error(err: ValidationError, source: str) -> str:
 
 def parse_manifest(text: str, source: str = MANIFEST_NAME) -> Manifest:
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise BundleError(f"{source} is not valid YAML{where}: {problem}; fix the syntax") from None
+        raw = yamlsafe.load(text, source)
+    except yamlsafe.YamlInputError as exc:
+        raise BundleError(f"{exc.one_line()}; fix the file") from None
     if raw is None:
         raise BundleError(f"{source} is empty; run 'trustaudit init' to scaffold a manifest")
     if not isinstance(raw, dict):
@@ -198,7 +195,7 @@ def load_manifest(bundle_dir: Path) -> Manifest:
             f"no {MANIFEST_NAME} in {bundle_dir}; create one with 'trustaudit init MODEL DATA --out {bundle_dir}'"
         )
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise BundleError(f"{path} is not UTF-8 text") from None
+        text = yamlsafe.read_text(path, "manifest")
+    except yamlsafe.YamlInputError as exc:
+        raise BundleError(exc.one_line()) from None
     return parse_manifest(text, source=str(path))

@@ -8,6 +8,7 @@ arbitrary code when loaded, so they load only with an explicit opt-in (``allow_u
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,28 @@ import pandas as pd
 
 from trustaudit.errors import ModelLoadError
 
-# skops: types from these packages are trusted by default (scikit-learn estimators and their numeric state).
-TRUSTED_TYPE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
+# skops: beyond the types skops itself trusts (scikit-learn estimators, numpy/scipy containers), these exact
+# type names are trusted by default. They are scikit-learn's internal state holders (tree structures, fitted
+# calibrators, optimiser state) that skops reports for common estimators; none of them is a callable that runs
+# code on load. Never a module prefix: a prefix such as "builtins." lets a file name ``builtins.exec`` (or
+# ``os.system``) as a constructor and run it while loading. Any other type must be allowed by the *auditor*
+# (``--trust-type`` on the command line, ``trusted_types`` in the server's configuration), never by the bundle.
+VETTED_SKOPS_TYPES = frozenset({
+    "numpy.dtype",
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.neighbors._ball_tree.BallTree",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
+    "sklearn.metrics._dist_metrics.ManhattanDistance64",
+    "sklearn.metrics._dist_metrics.MinkowskiDistance64",
+    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+    "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+    "sklearn.utils._bunch.Bunch",
+})
 
 PICKLE_REFUSED = (
     "{path}: refusing to load a {fmt} file: unpickling runs arbitrary code from the file. "
@@ -84,24 +105,48 @@ def _sklearn_adapter(est: Any, fmt: str) -> ModelAdapter:
     )
 
 
-def load_skops(path: Path, extra_trusted: list[str] | None = None) -> ModelAdapter:
+def refused_skops_types(untrusted: list[str], trusted_types: Collection[str] = ()) -> list[str]:
+    """The types of a skops file that neither skops, the vetted list nor the auditor trusts (exact names)."""
+    allowed = VETTED_SKOPS_TYPES | set(trusted_types)
+    return sorted({str(t) for t in untrusted if t not in allowed})
+
+
+def check_skops_types(path: Path, trusted_types: Collection[str] = (), requested: Collection[str] = ()) -> list[str]:
+    """Read a skops file's schema (no object is built) and refuse it unless every type in it is trusted by skops,
+    :data:`VETTED_SKOPS_TYPES` or the auditor's ``trusted_types`` (exact names). Returns the file's non-default
+    types. ``requested`` are the types the bundle asks for: named in the error, never trusted on its word."""
     import skops.io as sio
 
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as exc:
-        raise ModelLoadError(f"{path} is not a readable skops file ({exc}); re-save it with skops.io.dump") from None
-    allowed = set(extra_trusted or [])
-    refused = [t for t in untrusted if not t.startswith(TRUSTED_TYPE_PREFIXES) and t not in allowed]
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelLoadError(f"{path} is not a readable skops file ({first}); re-save it with skops.io.dump") from None
+    refused = refused_skops_types(untrusted, trusted_types)
     if refused:
+        shown = ", ".join(refused[:8]) + (f" (+{len(refused) - 8} more)" if len(refused) > 8 else "")
+        asked = " (the bundle's model.trusted_types lists them, but only the auditor can trust a type)" \
+            if set(refused) <= set(requested) else ""
         raise ModelLoadError(
-            f"{path}: skops file uses types that are not trusted by default: {', '.join(sorted(refused))}; "
-            "review them and list them under model.trusted_types in trustaudit.yaml if you trust them"
+            f"{path}: refusing to load a skops file with types that are not trusted: {shown}{asked}; loading them "
+            "can run code from the file. If you reviewed them and trust them, pass --trust-type TYPE for each "
+            "(API: trusted_types=[...]; service: --trust-type)"
         )
+    return [str(t) for t in untrusted]
+
+
+def load_skops(path: Path, trusted_types: Collection[str] = (), requested: Collection[str] = ()) -> ModelAdapter:
+    """Load a skops file, trusting only skops' own defaults, :data:`VETTED_SKOPS_TYPES` and ``trusted_types``
+    (exact names the auditor allowed); see :func:`check_skops_types`."""
+    import skops.io as sio
+
+    untrusted = check_skops_types(path, trusted_types, requested)
     try:
-        est = sio.load(path, trusted=list(untrusted))
+        # every type in the file is now trusted by skops, the vetted list or the auditor: pass exactly those
+        est = sio.load(path, trusted=[t for t in untrusted])
     except Exception as exc:
-        raise ModelLoadError(f"{path}: could not load skops model: {exc}") from None
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelLoadError(f"{path}: could not load skops model: {first}") from None
     return _sklearn_adapter(est, "skops")
 
 
@@ -241,29 +286,42 @@ def load_lightgbm(path: Path) -> ModelAdapter:
     return ModelAdapter(booster, "lightgbm", [0, 1], list(names) if names else None, proba, "lightgbm.Booster")
 
 
-def load_mlflow(path: Path, allow_unsafe_pickle: bool, resolve: Any) -> ModelAdapter:
+def load_mlflow(path: Path, allow_unsafe_pickle: bool, resolve: Any, trusted_types: Collection[str] = ()) -> ModelAdapter:
     """Read an MLflow model directory from its ``MLmodel`` file (hand-parsed: MLmodel is a documented YAML
     file, and the mlflow package is a very large dependency for reading it)."""
-    import yaml
+    from trustaudit import yamlsafe
 
     mlmodel = path / "MLmodel"
     if not path.is_dir() or not mlmodel.is_file():
         raise ModelLoadError(f"{path} is not an MLflow model directory (no MLmodel file)")
     try:
-        spec = yaml.safe_load(mlmodel.read_text(encoding="utf-8"))
-    except yaml.YAMLError:
-        raise ModelLoadError(f"{mlmodel} is not valid YAML") from None
+        spec = yamlsafe.load(yamlsafe.read_text(mlmodel, "MLmodel file"), str(mlmodel))
+    except yamlsafe.YamlInputError as exc:
+        raise ModelLoadError(exc.one_line()) from None
     flavors = spec.get("flavors") if isinstance(spec, dict) else None
     if not isinstance(flavors, dict):
         raise ModelLoadError(f"{mlmodel} has no 'flavors' section")
+
+    def flavour(name: str, key: str, default: str) -> str:
+        fl = flavors[name]
+        if fl is None:
+            fl = {}
+        if not isinstance(fl, dict):
+            raise ModelLoadError(
+                f"{mlmodel}: flavors.{name} must be a mapping (with '{key}:'), not {type(fl).__name__}"
+            )
+        value = fl.get(key, default)
+        if not isinstance(value, str) or not value:
+            raise ModelLoadError(f"{mlmodel}: flavors.{name}.{key} must be a file name, not {value!r}")
+        return value
+
     if "onnx" in flavors:
-        return load_onnx(resolve(path, flavors["onnx"].get("data", "model.onnx")))
+        return load_onnx(resolve(path, flavour("onnx", "data", "model.onnx")))
     if "sklearn" in flavors:
-        fl = flavors["sklearn"]
-        file = resolve(path, fl.get("pickled_model", "model.pkl"))
-        ser = str(fl.get("serialization_format", "cloudpickle"))
+        file = resolve(path, flavour("sklearn", "pickled_model", "model.pkl"))
+        ser = flavour("sklearn", "serialization_format", "cloudpickle")
         if ser == "skops" or file.suffix == ".skops":
-            return load_skops(file)
+            return load_skops(file, trusted_types)
         return load_unsafe_pickle(file, f"MLflow sklearn ({ser})", allow_unsafe_pickle)
     raise ModelLoadError(
         f"{mlmodel}: flavours {', '.join(flavors)} are not supported; trustaudit reads the sklearn and onnx flavours"

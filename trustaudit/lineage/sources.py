@@ -13,30 +13,29 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from trustaudit import yamlsafe
 from trustaudit.errors import BundleError
 
 # -- shared helpers ---------------------------------------------------------------------------------------
+
+
+_MAX_SIDECAR_BYTES = yamlsafe.YamlLimits(max_bytes=32 * 1024 * 1024)  # model cards and BOMs may be long documents
 
 
 def _read_text(path: Path, what: str) -> str:
     if not path.is_file():
         raise BundleError(f"{what} {path} does not exist")
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise BundleError(f"{what} {path} is not UTF-8 text") from None
+        return yamlsafe.read_text(path, what, _MAX_SIDECAR_BYTES)
+    except yamlsafe.YamlInputError as exc:
+        raise BundleError(exc.one_line()) from None
 
 
 def _yaml(text: str, source: str, line_offset: int = 0) -> Any:
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1 + line_offset}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise BundleError(f"{source} is not valid YAML{where}: {problem}") from None
+        return yamlsafe.load(text, source, line_offset=line_offset)
+    except yamlsafe.YamlInputError as exc:
+        raise BundleError(exc.one_line()) from None
 
 
 def _str_list(value: Any, key: str, source: str) -> list[str]:
@@ -373,6 +372,8 @@ def parse_cyclonedx(path: str | Path) -> BomInfo:
     text = _read_text(p, "CycloneDX BOM")
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise BundleError(f"{source} nests JSON too deeply to be a CycloneDX BOM") from None
     except json.JSONDecodeError as exc:
         raise BundleError(f"{source} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     if not isinstance(data, dict) or data.get("bomFormat") != "CycloneDX":

@@ -10,6 +10,7 @@ import yaml
 from pydantic import ValidationError
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
+from trustaudit import yamlsafe
 from trustaudit.openness.components import BY_NAME, FINAL_PARAMETERS, MODEL_CARD, closest_component
 from trustaudit.openness.errors import OpennessInputError
 from trustaudit.openness.models import ComponentDecl, Declaration
@@ -71,17 +72,25 @@ def _fast_yaml(text: str) -> Any:
     return None if node is None else _build(node)
 
 
-def _yaml(text: str, source: str) -> Any:
+def load_yaml(text: str, source: str) -> Any:
+    """An openness YAML document (MOT yml, manifest, card front matter) as plain data, bounded by
+    :mod:`trustaudit.yamlsafe`; every failure is a one-line :class:`OpennessInputError`."""
     try:
+        yamlsafe.check_limits(text, source)
         try:
             return _fast_yaml(text)
         except _NeedFullLoader:
-            return yaml.load(text, Loader=_Loader)
+            return yamlsafe.load(text, source)
+    except yamlsafe.YamlInputError as exc:
+        raise OpennessInputError(exc.one_line()) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise OpennessInputError(f"{source} is not valid YAML{where}: {problem}") from None
+
+
+_yaml = load_yaml
 
 
 def _read(path: Path) -> str:

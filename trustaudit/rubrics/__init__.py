@@ -31,6 +31,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
+from trustaudit import yamlsafe
 from trustaudit.errors import RubricError
 from trustaudit.results import ConditionResult, Interval, Metric, RubricRef, Status
 
@@ -341,6 +342,12 @@ def packaged_rubrics() -> list[str]:
 
 def _read_rubric_text(ref: str, base: Path | None) -> tuple[str, str]:
     """Return (text, source) for a packaged name or a file path."""
+    if not isinstance(ref, str) or not ref.strip() or len(ref) > 1024 or "\x00" in ref:
+        shown = repr(ref) if not isinstance(ref, str) else repr(ref[:60] + ("..." if len(ref) > 60 else ""))
+        raise RubricError(
+            f"rubric reference {shown} is not a rubric: 'extends' (and --rubric) take a packaged rubric name "
+            f"({', '.join(packaged_rubrics())}) or a path to a YAML file"
+        )
     root = resources.files("trustaudit.rubrics") / "data"
     candidate = root / f"{ref}.yaml"
     if "/" not in ref and "\\" not in ref and not ref.endswith((".yaml", ".yml")) and candidate.is_file():
@@ -350,10 +357,38 @@ def _read_rubric_text(ref: str, base: Path | None) -> tuple[str, str]:
         path = base / path
     if not path.is_file() and not path.suffix:  # 'extends: strict' finds strict.yaml next to the child
         path = next((q for q in (path.with_suffix(".yaml"), path.with_suffix(".yml")) if q.is_file()), path)
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except (OSError, ValueError):  # a name too long for the file system
+        found = False
+    if not found:
         names = ", ".join(packaged_rubrics())
         raise RubricError(f"rubric '{ref}' not found: give a YAML file path or a packaged rubric ({names})")
-    return path.read_text(encoding="utf-8"), str(path)
+    try:
+        return yamlsafe.read_text(path, "rubric"), str(path)
+    except yamlsafe.YamlInputError as exc:
+        raise RubricError(exc.one_line()) from None
+
+
+def _check_shape(raw: dict[str, Any], source: str) -> None:
+    """The structure ``extends`` merging relies on: ``checks`` maps check ids to mappings (params a mapping)."""
+    checks = raw.get("checks")
+    if checks is None:
+        return
+    if not isinstance(checks, dict):
+        raise RubricError(f"rubric {source}: 'checks' must map check ids to policies, not {type(checks).__name__}")
+    for cid, pol in checks.items():
+        if pol is not None and not isinstance(pol, dict):
+            raise RubricError(
+                f"rubric {source}: checks.{cid} must be a mapping (params:, conditions:, enabled:), "
+                f"not {type(pol).__name__}"
+            )
+        params = (pol or {}).get("params")
+        if params is not None and not isinstance(params, dict):
+            raise RubricError(f"rubric {source}: checks.{cid}.params must be a mapping of parameter names to values")
+        conds = (pol or {}).get("conditions")
+        if conds is not None and not isinstance(conds, list):
+            raise RubricError(f"rubric {source}: checks.{cid}.conditions must be a list of conditions")
 
 
 def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
@@ -419,19 +454,18 @@ def _where(chain: list[tuple[str, str]], keys: tuple[Any, ...]) -> str:
 
 def _parse(text: str, source: str, depth: int = 0) -> dict[str, Any]:
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise RubricError(f"rubric {source}: invalid YAML at{where}: {getattr(exc, 'problem', exc)}") from None
+        raw = yamlsafe.load(text, f"rubric {source}")
+    except yamlsafe.YamlInputError as exc:
+        raise RubricError(exc.one_line()) from None
     if not isinstance(raw, dict):
         raise RubricError(f"rubric {source}: must be a YAML mapping (see docs/rubrics.md)")
+    _check_shape(raw, source)
     parent_ref = raw.get("extends")
     if parent_ref:
         if depth > 8:
             raise RubricError(f"rubric {source}: 'extends' chain is too deep (a cycle?)")
         base = Path(source).parent if not source.startswith("packaged:") else None
-        ptext, psource = _read_rubric_text(str(parent_ref), base)
+        ptext, psource = _read_rubric_text(parent_ref, base)
         parent = _parse(ptext, psource, depth + 1)
         parent.pop("name", None)
         parent_chain = parent.pop("_chain")
@@ -479,7 +513,10 @@ def validate_against_registry(rubric: Rubric) -> None:
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise RubricError(f"rubric {_where(rubric._chain, ('checks', cid)) or rubric.source}: "
                               f"unknown check '{cid}'{hint}")
-        cls = registry.load(cid)
+        try:
+            cls = registry.load(cid)
+        except registry.PluginLoadError:
+            continue  # the audit records the broken plug-in as an error check; its params cannot be checked
         try:
             cls.Params.model_validate(pol.params)
         except ValidationError as err:

@@ -221,7 +221,7 @@ def validate_options(checks: list[str] | None, rubric: str | None, bundle_dir: P
         raise ProblemError(422, "invalid-options", exc.one_line()) from None
 
 
-def validate_bundle(bundle_dir: Path, allow_unsafe_pickle: bool) -> tuple[str, str]:
+def validate_bundle(bundle_dir: Path, allow_unsafe_pickle: bool, trusted_types: tuple[str, ...] = ()) -> tuple[str, str]:
     """Check the extracted bundle without loading the model; refuse pickles unless allowed. -> (name, version)."""
     from trustaudit.bundle.loader import load_bundle
     from trustaudit.bundle.manifest import MANIFEST_NAME, load_manifest
@@ -238,6 +238,13 @@ def validate_bundle(bundle_dir: Path, allow_unsafe_pickle: bool) -> tuple[str, s
                                f"the bundle's model is a {fmt} file, which runs code when loaded; this server "
                                "was not started with --allow-unsafe-pickle. Convert the model to skops or ONNX")
         load_bundle(bundle_dir, allow_unsafe_pickle=allow_unsafe_pickle, load_model=False)
+        if fmt == "skops" and manifest.model is not None:
+            # the schema only (no object is built): refuse a model with untrusted types before it is queued
+            from trustaudit.bundle.loader import resolve_inside
+            from trustaudit.bundle.models import check_skops_types
+
+            check_skops_types(resolve_inside(bundle_dir, manifest.model.path, "model.path"), trusted_types,
+                              manifest.model.trusted_types)
     except TrustAuditError as exc:
         raise ProblemError(422, "invalid-bundle", exc.one_line()) from None
     return manifest.name, manifest.version
@@ -272,7 +279,7 @@ def accept_bundle(request: Request, s: Session, upload: UploadFile, *, checks: l
             extract(upload_path, job_dir / "bundle", st.limits)
         except ArchiveError as exc:
             raise ProblemError(exc.status, exc.kind, exc.message) from None
-        name, version = validate_bundle(job_dir / "bundle", st.allow_unsafe_pickle)
+        name, version = validate_bundle(job_dir / "bundle", st.allow_unsafe_pickle, st.trusted_types)
         validate_options(checks, rubric, job_dir / "bundle")
         job = Job(id=job_id, state="queued", created_at=utcnow(), submitted_by=token.id if token else None,
                   options={"checks": checks or None, "rubric": rubric, "seed": seed, "params": params},
@@ -750,11 +757,12 @@ def create_app(settings: Settings) -> FastAPI:
             from trustaudit.service.dask_pool import DaskPool
 
             pool = DaskPool(settings.executor, settings.data_dir, settings.allow_unsafe_pickle, app.state.sm,
-                            limits=settings.limits, connect_timeout=settings.connect_timeout_s)
+                            limits=settings.limits, connect_timeout=settings.connect_timeout_s,
+                            trusted_types=settings.trusted_types)
             pool.start()
         elif settings.start_workers and settings.workers > 0:
             pool = WorkerPool(settings.workers, settings.database_url, settings.data_dir,
-                              settings.allow_unsafe_pickle, app.state.sm)
+                              settings.allow_unsafe_pickle, app.state.sm, trusted_types=settings.trusted_types)
             pool.start()
         app.state.pool = pool
         try:

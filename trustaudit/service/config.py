@@ -16,6 +16,7 @@ class Settings:
     database_url: str = ""
     workers: int = 2
     allow_unsafe_pickle: bool = False
+    trusted_types: tuple[str, ...] = ()  # exact skops type names the operator trusts (--trust-type)
     max_upload_bytes: int = 100 * 1024 * 1024
     limits: Limits = field(default_factory=Limits)
     executor: str = "local"  # or dask://HOST:PORT (trustaudit.service.dask_pool)

@@ -55,6 +55,7 @@ class DaskAuditTask:
     params: dict[str, dict[str, Any]] | None
     allow_unsafe_pickle: bool
     cancel_event: str
+    trusted_types: tuple[str, ...] = ()
     max_bytes: int = 512 * 1024 * 1024
     max_members: int = 10_000
 
@@ -133,6 +134,7 @@ def run_dask_audit(task: DaskAuditTask, bundle_tar: bytes) -> dict[str, Any]:
         out = tmp / "out"
         report = api.audit(bundle, rubric=job_rubric(task.rubric, bundle), checks=task.checks, seed=task.seed,
                            out_dir=out, allow_unsafe_pickle=task.allow_unsafe_pickle, params=task.params,
+                           trusted_types=task.trusted_types,
                            progress=_reporter(task))
         # the report names the bundle by its path: the server's, as a local worker would have written it
         text = report.to_json().replace(_json_str(str(bundle)), _json_str(task.server_bundle_dir))
@@ -193,7 +195,7 @@ class DaskPool:
     kind = "dask"
 
     def __init__(self, spec: str, data_dir: Path, allow_unsafe_pickle: bool, sm: Any, *, limits: Any = None,
-                 connect_timeout: float = 10.0, poll_s: float = 0.2) -> None:
+                 connect_timeout: float = 10.0, poll_s: float = 0.2, trusted_types: tuple[str, ...] = ()) -> None:
         from trustaudit.executors import ExecutorError, _dask_address
 
         if spec.startswith(("dask://", "dask+tls://")):
@@ -205,6 +207,7 @@ class DaskPool:
         self.spec = spec
         self.data_dir = Path(data_dir)
         self.allow_unsafe_pickle = allow_unsafe_pickle
+        self.trusted_types = tuple(trusted_types)
         self.sm = sm
         self.limits = limits
         self.connect_timeout = connect_timeout
@@ -374,7 +377,8 @@ class DaskPool:
         task = DaskAuditTask(
             job_id=job.id, claim=job.claim, server_bundle_dir=str(bundle_dir), rubric=opts.get("rubric"),
             checks=opts.get("checks") or None, seed=int(opts.get("seed", 0)), params=opts.get("params") or None,
-            allow_unsafe_pickle=self.allow_unsafe_pickle, cancel_event=f"trustaudit-cancel-{job.id}-{suffix}")
+            allow_unsafe_pickle=self.allow_unsafe_pickle, cancel_event=f"trustaudit-cancel-{job.id}-{suffix}",
+            trusted_types=self.trusted_types)
         if self.limits is not None:
             task = replace(task, max_bytes=self.limits.max_total_bytes, max_members=self.limits.max_members)
         try:

@@ -99,7 +99,7 @@ def publish(sm: Any, job: Any, report: Any, work: Path, progress: dict[str, Any]
     return bool(ok)
 
 
-def run_job(sm: Any, job: Any, data_dir: Path, allow_unsafe_pickle: bool) -> str:
+def run_job(sm: Any, job: Any, data_dir: Path, allow_unsafe_pickle: bool, trusted_types: tuple[str, ...] = ()) -> str:
     """Run one claimed job to a final state; returns that state."""
     from trustaudit import api
     from trustaudit.errors import TrustAuditError
@@ -123,7 +123,7 @@ def run_job(sm: Any, job: Any, data_dir: Path, allow_unsafe_pickle: bool) -> str
         report = api.audit(bundle_dir, rubric=job_rubric(opts.get("rubric"), bundle_dir),
                            checks=opts.get("checks") or None, seed=int(opts.get("seed", 0)), out_dir=work,
                            allow_unsafe_pickle=allow_unsafe_pickle, params=opts.get("params") or None,
-                           progress=on_progress)
+                           progress=on_progress, trusted_types=trusted_types)
         return "done" if publish(sm, job, report, work, progress, t0) else "lost"
     except _Stop:
         shutil.rmtree(work, ignore_errors=True)
@@ -171,7 +171,7 @@ def _score_openness(sm: Any, job_id: str, bundle_dir: Path) -> None:
 
 
 def worker_main(name: str, database_url: str, data_dir: str, allow_unsafe_pickle: bool,
-                stop: Any, poll_s: float = 0.2) -> None:
+                stop: Any, poll_s: float = 0.2, trusted_types: tuple[str, ...] = ()) -> None:
     """Entry point of a worker process."""
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -204,15 +204,17 @@ def worker_main(name: str, database_url: str, data_dir: str, allow_unsafe_pickle
         if job is None:
             stop.wait(poll_s)
             continue
-        run_job(sm, job, root, allow_unsafe_pickle)
+        run_job(sm, job, root, allow_unsafe_pickle, trusted_types)
     engine.dispose()
 
 
 class WorkerPool:
     """Starts ``n`` worker processes and keeps them alive; a dead worker's job is re-queued or failed."""
 
-    def __init__(self, n: int, database_url: str, data_dir: Path, allow_unsafe_pickle: bool, sm: Any) -> None:
+    def __init__(self, n: int, database_url: str, data_dir: Path, allow_unsafe_pickle: bool, sm: Any,
+                 trusted_types: tuple[str, ...] = ()) -> None:
         self.n = n
+        self.trusted_types = tuple(trusted_types)
         self.database_url = database_url
         self.data_dir = data_dir
         self.allow_unsafe_pickle = allow_unsafe_pickle
@@ -229,7 +231,7 @@ class WorkerPool:
         name = f"w{os.getpid()}-{self._seq}"
         p = self._ctx.Process(target=worker_main, name=name, daemon=True,
                               args=(name, self.database_url, str(self.data_dir), self.allow_unsafe_pickle,
-                                    self._stop))
+                                    self._stop, 0.2, self.trusted_types))
         p.start()
         self.procs[name] = p
 
