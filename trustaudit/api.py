@@ -31,7 +31,7 @@ from trustaudit.checks.base import Check, CheckOutput
 from trustaudit.context import AuditContext
 from trustaudit.errors import BundleError, SkipCheck, TrustAuditError
 from trustaudit.results import AuditReport, BundleIdentity, CheckResult, Status, ToolInfo
-from trustaudit.rubrics import Rubric, load_rubric, validate_against_registry
+from trustaudit.rubrics import Rubric, judge_check, load_rubric, validate_against_registry
 
 ProgressFn = Callable[[str, str, int, int], None]  # (check_id, phase 'start'|'end', index, total)
 
@@ -159,22 +159,9 @@ def _plugin_error(check_id: str, message: str) -> CheckResult:
 
 
 def apply_rubric(result: CheckResult, rubric: Rubric) -> CheckResult:
-    """Judge a check's metrics against the rubric's conditions; set the check's status."""
-    if result.status in (Status.ERROR, Status.SKIPPED):
-        return result
-    conds = []
-    for cond in rubric.policy(result.check_id).conditions:
-        matched = [m for m in result.metrics if cond.matches(m)]
-        if not matched:
-            from trustaudit.results import ConditionResult
-
-            conds.append(ConditionResult(condition=cond.text(), metric=cond.metric, severity=cond.severity,
-                                         status=Status.SKIPPED, judge=cond.judge,
-                                         message=f"metric '{cond.metric}' was not measured on this bundle"))
-        conds.extend(cond.evaluate(m) for m in matched)
-    result.conditions = conds
-    result.status = Status.worst([c.status for c in conds if c.status != Status.SKIPPED], default=Status.PASS)
-    return result
+    """Judge a check's metrics against the rubric's conditions; set the check's status
+    (:func:`trustaudit.rubrics.judge_check`, the one judge the gate uses too)."""
+    return judge_check(result, rubric)
 
 
 def verdict_of(checks: list[CheckResult]) -> Status:

@@ -128,9 +128,12 @@ def audit(
     executor: Annotated[str | None, typer.Option(
         "--executor", "-e", help="Split row-parallel work (SHAP) across workers: local or dask://HOST:PORT")] = None,
     workers: Annotated[int | None, typer.Option(help="Workers of a local --executor (default: CPUs)")] = None,
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", "-p", help="Check parameter override CHECK.PARAM=VALUE (e.g. fairness.model.bootstrap=200)")] = None,
 ) -> None:
-    """Audit a model bundle: write OUT/report.json and print a summary. Exit 0 pass, 1 fail, 2 bad input."""
-    from trustaudit import api
+    """Audit a model bundle: write OUT/report.json and OUT/attestation.intoto.json (plus the checks' plots, the
+    --format renderings and the gate's files) and print a summary. Exit 0 pass, 1 fail, 2 bad input."""
+    from trustaudit.pipeline import GateOptions, parse_params, run_audit
 
     gating = gate or baseline is not None or fail_on != "fail" or junit is not None or sarif is not None
     if fail_on not in ("fail", "warn"):
@@ -154,38 +157,38 @@ def audit(
                 status.update(f"[{i + 1}/{total}] {cid}")
 
     try:
-        report = run_guarded(
-            api.audit, bundle, rubric=rubric, checks=checks, seed=seed, out_dir=out,
-            allow_unsafe_pickle=allow_unsafe_pickle, progress=progress, executor=executor, workers=workers,
-            trusted_types=trust_type or (),
+        params = parse_params(param or [])
+    except ValueError as exc:
+        fail_input(str(exc))
+    if formats:
+        try:
+            render_mod = importlib.import_module("trustaudit.render")
+        except ImportError:
+            fail_input("--format: rendering is not available in this build")
+        formats = [run_guarded(render_mod.normalise_format, f) for f in formats]  # before the audit runs
+    gate_opts = GateOptions(fail_on=fail_on, baseline=baseline, junit=junit, sarif=sarif) if gating else None
+    try:
+        run = run_guarded(
+            run_audit, bundle, out, formats=list(formats or []), gate=gate_opts, rubric=rubric, checks=checks,
+            seed=seed, params=params or None, allow_unsafe_pickle=allow_unsafe_pickle, progress=progress,
+            executor=executor, workers=workers, trusted_types=trust_type or (),
         )
     finally:
         if status is not None:
             status.stop()
-    path = api.write_report(report, out)
-    run_guarded(importlib.import_module("trustaudit.lineage.attestation").write_attestation, report, out)
-    for fmt in formats or []:
-        render_format(report, fmt, out)
+    report = run.report
     if quiet:
         typer.echo(f"{report.verdict.value}")
     else:
         print_summary(report, console)
-        console.print(f"report: {path}")
-    if gating:
-        from trustaudit.cli_gate import run_gate
+        console.print(f"report: {run.report_path}")
+        for fmt, p in run.renders.items():
+            console.print(f"{fmt}: {p}")
+    if run.gate is not None:
+        from trustaudit.cli_gate import print_gate
 
-        raise typer.Exit(run_gate(report, report_path=path, baseline=baseline, fail_on=fail_on, junit=junit,
-                                  sarif=sarif, quiet=quiet))
-    raise typer.Exit(EXIT_OK if report.passed else EXIT_GATE)
-
-
-def render_format(report: Any, fmt: str, out: Path) -> None:
-    """Render with the reports module when it is installed (issue: reports)."""
-    try:
-        mod = importlib.import_module("trustaudit.render")
-    except ImportError:
-        fail_input(f"--format {fmt}: rendering is not available in this build")
-    run_guarded(mod.render_to_dir, report, fmt, out)
+        print_gate(run.gate, run.gate_files, quiet=quiet)
+    raise typer.Exit(run.exit_code)
 
 
 @app.command()

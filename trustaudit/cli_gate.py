@@ -45,40 +45,14 @@ def run_gate(
 
     if fail_on not in FAIL_ON:
         return _error(f"--fail-on must be 'fail' or 'warn', not '{fail_on}'")
-    from trustaudit.gate import gate
-    from trustaudit.gate.baseline import load_baseline
-    from trustaudit.gate.summary import to_markdown, write_step_summary
+    from trustaudit.pipeline import GateOptions, gate_report
 
+    opts = GateOptions(fail_on=fail_on, baseline=baseline, junit=junit, sarif=sarif, summary=summary, rubric=rubric,
+                       allow_missing=allow_missing)
     try:
-        base = load_baseline(baseline) if baseline is not None else None
-        result = gate(
-            report,
-            rubric=rubric,
-            baseline=base,
-            fail_on=fail_on,  # type: ignore[arg-type]
-            allow_missing=allow_missing,
-        )
+        result, written = gate_report(report, report_path, opts)
     except TrustAuditError as exc:
         return _error(exc.one_line())
-    written: list[Path] = []
-    try:
-        if junit is not None:
-            from trustaudit.gate.junit import write_junit
-
-            written.append(write_junit(result, junit))
-        if sarif is not None:
-            from trustaudit.gate.sarif import write_sarif
-
-            written.append(write_sarif(result, sarif, report_path=report_path))
-        if summary is not None:
-            summary.parent.mkdir(parents=True, exist_ok=True)
-            summary.write_text(to_markdown(result), encoding="utf-8")
-            written.append(summary)
-        step = write_step_summary(result)
-        if step is not None:
-            written.append(step)
-    except OSError as exc:
-        return _error(f"cannot write output: {exc.strerror or exc} ({getattr(exc, 'filename', '')})")
     print_gate(result, written, quiet=quiet)
     return result.exit_code
 

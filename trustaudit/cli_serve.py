@@ -216,21 +216,6 @@ def pack_bundle(bundle: Path, dest: Path) -> Path:
     return target
 
 
-def parse_params(items: list[str]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        cid, dot, name = key.rpartition(".")
-        if not sep or not dot or not cid or not name:
-            raise ValueError(f"--param '{item}': use CHECK.PARAM=VALUE, e.g. fairness.model.bootstrap=200")
-        try:
-            value: Any = json.loads(raw)
-        except ValueError:
-            value = raw
-        out.setdefault(cid, {})[name] = value
-    return out
-
-
 def run_submit(bundle: Path, *, server: str | None, token: str | None, checks: list[str] | None = None,
                rubric: str | None = None, seed: int = 0, params: list[str] | None = None, wait: bool = False,
                gate: bool = False, out: Path | None = None, formats: list[str] | None = None,
@@ -248,6 +233,8 @@ def run_submit(bundle: Path, *, server: str | None, token: str | None, checks: l
     if not bundle.exists():
         return _err(f"{bundle} does not exist")
     try:
+        from trustaudit.pipeline import parse_params
+
         pdict = parse_params(params or [])
     except ValueError as exc:
         return _err(str(exc))

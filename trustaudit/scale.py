@@ -95,13 +95,20 @@ class _AuditTask:
 def _audit_task(task: _AuditTask) -> BundleOutcome:
     """Audit one bundle (runs on a worker). Bad input becomes the outcome's error, never an exception."""
     from trustaudit.api import audit
+    from trustaudit.pipeline import run_audit
 
     t0 = time.perf_counter()
     try:
-        report = audit(
-            task.path, rubric=task.rubric, checks=task.checks, seed=task.seed, params=task.params,
-            out_dir=task.out_dir, allow_unsafe_pickle=task.allow_unsafe_pickle, trusted_types=task.trusted_types,
-        )
+        if task.out_dir is not None:  # the one pipeline: report.json, attestation and artefacts in out_dir
+            report = run_audit(
+                task.path, task.out_dir, rubric=task.rubric, checks=task.checks, seed=task.seed, params=task.params,
+                allow_unsafe_pickle=task.allow_unsafe_pickle, trusted_types=task.trusted_types,
+            ).report
+        else:
+            report = audit(
+                task.path, rubric=task.rubric, checks=task.checks, seed=task.seed, params=task.params,
+                allow_unsafe_pickle=task.allow_unsafe_pickle, trusted_types=task.trusted_types,
+            )
         text, error = report.to_json(), None
     except TrustAuditError as exc:
         text, error = None, exc.one_line()
@@ -280,6 +287,7 @@ def write_summary(outcomes: Sequence[BundleOutcome], out_dir: str | Path, *, exe
     import json
 
     from trustaudit.api import atomic_write, write_report
+    from trustaudit.lineage.attestation import write_attestation
 
     out = Path(out_dir)
     rows = []
@@ -288,7 +296,10 @@ def write_summary(outcomes: Sequence[BundleOutcome], out_dir: str | Path, *, exe
         if o.ok:
             rep = o.report
             rel = Path(o.name) / "report.json"
-            write_report(rep, out / o.name)
+            if not (out / rel).is_file() or not (out / o.name / "attestation.intoto.json").is_file():
+                # audited without an out_dir on the worker: write what the pipeline writes
+                write_report(rep, out / o.name)
+                write_attestation(rep, out / o.name)
             row.update(status="audited", verdict=rep.verdict.value, passed=rep.passed, counts=rep.counts,
                        model=rep.bundle.name, version=rep.bundle.version, n_rows=rep.bundle.n_rows,
                        report=str(rel))

@@ -60,7 +60,8 @@ def test_exit_codes(toy_rubric: Path, di: float, spd: float, fail_on: str, statu
 def test_check_in_error_fails_the_gate(toy_rubric: Path) -> None:
     report = make_report(
         [
-            check("fairness.model", [metric("disparate_impact", 0.95, 0.9, 1.0, subject=SEX)]),
+            check("fairness.model", [metric("disparate_impact", 0.95, 0.9, 1.0, subject=SEX),
+                                     metric("statistical_parity_difference", 0.02, 0.0, 0.04, subject=SEX)]),
             check("fairness.dataset", [], status=Status.ERROR, error="ValueError: boom at x.py:1"),
             check("lineage.integrity", [], status=Status.SKIPPED, reason="no lineage section"),
         ]

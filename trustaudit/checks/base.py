@@ -27,6 +27,29 @@ if TYPE_CHECKING:
 
 Requirement = Literal["model", "predictions", "scores", "protected", "training_data", "bundle_dir"]
 
+#: The structured fields of a :class:`~trustaudit.results.Metric` that say what it was measured for; rubric
+#: conditions select metrics by these (``where: {attribute: sex, budget: 0.1}``), never by formatted text.
+SubjectField = Literal["attribute", "group", "reference", "budget"]
+SUBJECT_FIELDS: tuple[str, ...] = ("attribute", "group", "reference", "budget")
+Direction = Literal["higher_is_better", "lower_is_better", "closer_to_one", "closer_to_zero", "neutral"]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric a check declares it may emit: what rubric conditions can refer to.
+
+    ``subject`` lists the structured fields the metric is reported for (one metric name, many subjects: one value
+    per protected attribute, per group, per budget ...). The engine's conformance test asserts that every emitted
+    metric is declared and sets no other structured field, and rubric loading refuses a condition on an
+    undeclared metric or field.
+    """
+
+    name: str
+    description: str
+    direction: Direction = "neutral"
+    unit: str | None = None
+    subject: tuple[SubjectField, ...] = ()
+
 
 class CheckParams(BaseModel):
     """Base class of every check's parameters: frozen, unknown keys refused."""
@@ -58,6 +81,13 @@ class Check:
     requires: ClassVar[frozenset[Requirement]] = frozenset()
     #: False for checks that are expensive or opt-in: they run only when named by the rubric or --checks.
     default_enabled: ClassVar[bool] = True
+    #: Every metric the check may emit. A plug-in that declares none cannot have its rubric conditions checked
+    #: at load time (a condition that matches nothing still fails at run time).
+    metrics: ClassVar[tuple[MetricSpec, ...]] = ()
+
+    @classmethod
+    def metric_spec(cls, name: str) -> MetricSpec | None:
+        return next((m for m in cls.metrics if m.name == name), None)
 
     def run(self, ctx: AuditContext, params: Any) -> CheckOutput:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -13,7 +13,6 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import math
-from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -22,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from trustaudit.errors import TrustAuditError
 from trustaudit.results import AuditReport, CheckResult, ConditionResult, Interval, Metric, RubricRef, Status
-from trustaudit.rubrics import Condition, Rubric, load_rubric
+from trustaudit.rubrics import Rubric, check_conditions, judge, load_rubric, status_of
 
 if TYPE_CHECKING:
     from trustaudit.gate.baseline import Baseline
@@ -206,7 +205,19 @@ def rubric_of_report(report: AuditReport) -> Rubric | None:
 
 
 def _as_rubric(rubric: Rubric | str | Path) -> Rubric:
-    return rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
+    """Load a rubric for re-judging and check its conditions against the installed checks' declared metrics."""
+    rub = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
+    from trustaudit.checks import registry
+
+    known = set(registry.available())
+    for cid in rub.checks:
+        if cid in known:
+            try:
+                cls = registry.load(cid)
+            except registry.PluginLoadError:
+                continue
+            check_conditions(rub, cid, cls)
+    return rub
 
 
 def _required(rub: Rubric, check_id: str) -> bool:
@@ -289,10 +300,11 @@ def gate(
         mine: list[Finding] = []
         if cr.status not in (Status.ERROR, Status.SKIPPED):
             if rub is None:
-                mine = [_finding_from_stored(cr, c) for c in cr.conditions]
+                conds = list(cr.conditions)
             else:
-                mine = list(_judge(cr, rub.policy(cr.check_id).conditions, base_metrics, family))
-            status = Status.worst([f.status for f in mine if f.status != Status.SKIPPED], default=Status.PASS)
+                conds = judge(cr, rub.policy(cr.check_id).conditions, baseline=base_metrics, family_size=family)
+            mine = [_finding(cr, c) for c in conds]
+            status, _ = status_of(conds, baseline_given=baseline is not None)
         findings.extend(mine)
         checks.append(
             GateCheck(
@@ -394,78 +406,36 @@ def _rule_id(check_id: str, metric: str, relative: bool) -> str:
     return f"{check_id}/{metric}" + ("/regression" if relative else "")
 
 
-def _judge(
-    cr: CheckResult, conditions: list[Condition], base: dict[tuple[str, str], Metric], family: int
-) -> Iterable[Finding]:
-    """Apply conditions to a check's metrics (as ``api.apply_rubric`` does, plus baseline-relative ones)."""
-    for cond in conditions:
-        text = cond.text()
-        relative = cond.relative_to is not None
-        common = {
-            "check_id": cr.check_id,
-            "check_title": cr.title,
-            "category": cr.category,
-            "rule_id": _rule_id(cr.check_id, cond.metric, relative),
-            "condition": text,
-            "description": cond.description,
-            "metric": cond.metric,
-            "severity": cond.severity,
-            "relative": relative,
-        }
-        matched = [m for m in cr.metrics if cond.matches(m)]
-        if not matched:
-            yield Finding(
-                **common,
-                status=Status.SKIPPED,
-                message=f"metric '{cond.metric}' was not measured on this bundle",
-                fingerprint=fingerprint(cr.check_id, text, cond.metric, None),
-            )
-            continue
-        for m in matched:
-            b = base.get((cr.check_id, m.key)) if relative else None
-            res = cond.evaluate(m, b, family_size=family)
-            extra: dict[str, object] = {}
-            if relative and b is not None and _defined(b.value) and m.judged and _defined(m.value):
-                x, bv, low, high = cond.change(m, b, family)
-                extra = {
-                    "baseline_value": b.value,
-                    "baseline_ci": b.ci,
-                    "change": x - bv,
-                    "change_low": low,
-                    "change_high": high,
-                }
-            elif relative and b is not None:
-                extra = {"baseline_value": b.value, "baseline_ci": b.ci}
-            yield Finding(
-                **common,
-                **extra,
-                subject=m.subject,
-                attribute=m.attribute,
-                status=res.status,
-                observed=m.value,
-                ci=m.ci,
-                n=m.n,
-                message=res.message,
-                fingerprint=fingerprint(cr.check_id, text, m.name, m.subject),
-            )
-
-
-def _finding_from_stored(cr: CheckResult, c: ConditionResult) -> Finding:
-    relative = "baseline" in c.condition
+def _finding(cr: CheckResult, c: ConditionResult) -> Finding:
+    """A gate finding from a judged condition (the rubric module's judge, or a condition stored in the report)."""
+    if c.spec is not None:
+        relative = c.spec.relative_to is not None
+        description = c.spec.description
+    else:  # a schema 1.0 report judged with a rubric that can no longer be loaded: only the text is left
+        relative, description = " baseline" in c.condition, None
+    m = next((x for x in cr.metrics if x.name == c.metric and x.subject == c.subject), None)
     return Finding(
         check_id=cr.check_id,
         check_title=cr.title,
         category=cr.category,
         rule_id=_rule_id(cr.check_id, c.metric, relative),
         condition=c.condition,
+        description=description,
         metric=c.metric,
         subject=c.subject,
+        attribute=m.attribute if m is not None else None,
         severity=c.severity,
         status=c.status,
         observed=c.observed,
         ci=c.ci,
+        n=m.n if m is not None else None,
         message=c.message,
         relative=relative,
+        baseline_value=c.baseline_value,
+        baseline_ci=c.baseline_ci,
+        change=c.change,
+        change_low=c.change_low,
+        change_high=c.change_high,
         fingerprint=fingerprint(cr.check_id, c.condition, c.metric, c.subject),
     )
 

@@ -1,9 +1,10 @@
-"""Fast validation of trustaudit files for pre-commit hooks: no model, no data, no check libraries loaded.
+"""Fast validation of trustaudit files for pre-commit hooks: no model, no data, no heavy check library loaded.
 
 - a bundle manifest (``trustaudit.yaml``): its schema, that the files it names exist inside the bundle, that its
   rubric loads, and its ``openness`` section when the openness module is installed;
-- a rubric (a YAML file with a top-level ``rubric:`` key): it loads (``extends:`` included) and every check it
-  names is registered (entry-point names only; no check module is imported);
+- a rubric (a YAML file with a top-level ``rubric:`` key): it loads (``extends:`` included), every check it
+  names is registered, and every condition names a metric its check declares and selects it by fields that
+  metric has (the check classes are imported for their declarations; shap, ART and aif360 stay unloaded);
 - an openness declaration (a Model Openness Tool ``model.yml``, a YAML file with a ``release:`` key).
 
 Other files are ignored, so the hooks can be given broad file patterns.
@@ -18,6 +19,7 @@ from typing import Literal
 
 import yaml
 
+from trustaudit import yamlsafe
 from trustaudit.errors import TrustAuditError
 
 Kind = Literal["manifest", "rubric", "openness"]
@@ -47,8 +49,8 @@ def detect(path: Path, text: str) -> Kind | None:
     if path.suffix not in (".yaml", ".yml"):
         return None
     try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
+        node = yamlsafe.compose(text, str(path))  # bounded: a 'billion laughs' or 10^5-deep file is not read
+    except yamlsafe.YamlInputError:
         return None
     if not isinstance(node, yaml.MappingNode):
         return None
@@ -100,7 +102,7 @@ def _lint_rubric(path: Path, res: LintResult) -> None:
     import difflib
 
     from trustaudit.checks import registry
-    from trustaudit.rubrics import load_rubric
+    from trustaudit.rubrics import check_conditions, load_rubric
 
     rub = load_rubric(path)
     known = registry.available()
@@ -111,6 +113,16 @@ def _lint_rubric(path: Path, res: LintResult) -> None:
                 f" (did you mean '{close[0]}'?)" if close else " (is the plug-in that provides it installed?)"
             )
             res.warnings.append(f"{path}: check '{cid}' is not registered{hint}")
+            continue
+        try:
+            cls = registry.load(cid)
+        except registry.PluginLoadError as exc:
+            res.warnings.append(f"{path}: {exc.one_line()}")
+            continue
+        try:
+            check_conditions(rub, cid, cls)  # metric names and selection fields against the check's declaration
+        except TrustAuditError as exc:
+            res.errors.append(exc.one_line())
 
 
 def _lint_openness(path: Path, res: LintResult) -> None:

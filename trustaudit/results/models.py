@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION: Literal["1.0", "1.1"] = "1.1"  # 1.1: structured conditions (ConditionResult.spec), Metric.budget
 
 JSONValue = Any  # JSON-compatible data (dicts, lists, str, int, float, bool, None)
 
@@ -71,6 +71,9 @@ class Metric(_Model):
     attribute: str | None = None
     group: str | None = None
     reference: str | None = Field(None, description="Reference (privileged) group of a difference or ratio")
+    budget: float | None = Field(
+        None, description="Perturbation budget or noise level the metric was measured at (robustness checks)"
+    )
     judged: bool = Field(True, description="False when the sample is too small to judge (reported only)")
     note: str | None = None
     unit: str | None = None
@@ -80,8 +83,38 @@ class Metric(_Model):
         return f"{self.name}[{self.subject}]" if self.subject else self.name
 
 
+class ConditionSpec(_Model):
+    """A rubric condition as it was judged: its structure, so renderers, the gate and the service read the
+    bound(s) instead of parsing the text."""
+
+    metric: str
+    op: Literal["<", "<=", ">", ">=", "==", "between"]
+    value: float | None = Field(None, description="The bound (None for 'between')")
+    low: float | None = Field(None, description="Lower bound of 'between'")
+    high: float | None = Field(None, description="Upper bound of 'between'")
+    abs: bool = Field(False, description="The bound applies to the absolute value")
+    relative_to: Literal["baseline"] | None = Field(
+        None, description="baseline: the bound applies to the change from a baseline report's value"
+    )
+    judge: Literal["interval", "value"] = "interval"
+    severity: Literal["fail", "warn"] = "fail"
+    where: dict[str, str | float] = Field(default_factory=dict, description="Selection on structured fields")
+    description: str | None = None
+
+    @property
+    def bounds(self) -> tuple[float | None, float | None]:
+        """(lowest allowed, highest allowed) value of the judged quantity; None where unbounded."""
+        if self.op == "between":
+            return self.low, self.high
+        if self.op in (">", ">="):
+            return self.value, None
+        if self.op in ("<", "<="):
+            return None, self.value
+        return self.value, self.value
+
+
 class ConditionResult(_Model):
-    """A rubric condition applied to one metric."""
+    """A rubric condition applied to one metric (or, with status error, to none: nothing matched it)."""
 
     condition: str = Field(description="Human-readable condition, e.g. 'disparate_impact >= 0.8'")
     metric: str
@@ -92,6 +125,12 @@ class ConditionResult(_Model):
     ci: Interval | None = None
     judge: Literal["interval", "value"] = "interval"
     message: str
+    spec: ConditionSpec | None = Field(None, description="The structured condition (absent in schema 1.0 reports)")
+    baseline_value: float | None = Field(None, description="Baseline-relative conditions: the baseline's value")
+    baseline_ci: Interval | None = None
+    change: float | None = Field(None, description="current - baseline (absolute values with abs)")
+    change_low: float | None = None
+    change_high: float | None = None
 
 
 class Artifact(_Model):
@@ -166,7 +205,9 @@ class ToolInfo(_Model):
 
 
 class AuditReport(_Model):
-    schema_version: Literal["1.0"] = "1.0"
+    schema_version: Literal["1.0", "1.1"] = Field(
+        SCHEMA_VERSION, description="1.0 reports (no structured conditions) still load, render and gate"
+    )
     report_id: str
     created_at: datetime
     tool: ToolInfo

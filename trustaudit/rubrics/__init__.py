@@ -33,7 +33,15 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from trustaudit import yamlsafe
 from trustaudit.errors import RubricError
-from trustaudit.results import ConditionResult, Interval, Metric, RubricRef, Status
+from trustaudit.results import (
+    CheckResult,
+    ConditionResult,
+    ConditionSpec,
+    Interval,
+    Metric,
+    RubricRef,
+    Status,
+)
 
 Op = Literal["<", "<=", ">", ">=", "==", "between"]
 
@@ -51,8 +59,10 @@ class Condition(BaseModel):
         "the point estimate does; value: judge the point estimate",
     )
     abs: bool = Field(False, description="Apply the bound to the absolute value (for signed differences)")
-    where: dict[str, str] = Field(
-        default_factory=dict, description="Filter on metric fields (attribute, subject, group), glob patterns"
+    where: dict[str, str | float] = Field(
+        default_factory=dict,
+        description="Select metrics by their structured fields: attribute, group, reference (glob patterns) and "
+        "budget (a number). Which fields a metric has is declared by its check ('trustaudit checks --json')",
     )
     description: str | None = None
     relative_to: Literal["baseline"] | None = Field(
@@ -139,11 +149,37 @@ class Condition(BaseModel):
     def matches(self, m: Metric) -> bool:
         if m.name != self.metric:
             return False
-        for key, pattern in self.where.items():
+        for key, want in self.where.items():
             val = getattr(m, key, None)
-            if val is None or not fnmatch.fnmatchcase(str(val), pattern):
+            if val is None:
+                return False
+            if isinstance(want, (int, float)) and not isinstance(want, bool):
+                try:
+                    if not math.isclose(float(val), float(want), rel_tol=1e-9, abs_tol=1e-12):
+                        return False
+                except (TypeError, ValueError):
+                    return False
+            elif not fnmatch.fnmatchcase(str(val), str(want)):
                 return False
         return True
+
+    def spec(self) -> ConditionSpec:
+        """The structure of this condition, stored with every result judged by it."""
+        between = isinstance(self.value, list)
+        return ConditionSpec(
+            metric=self.metric, op=self.op,
+            value=None if between else float(self.value),  # type: ignore[arg-type]
+            low=float(self.value[0]) if isinstance(self.value, list) else None,
+            high=float(self.value[1]) if isinstance(self.value, list) else None,
+            abs=self.abs, relative_to=self.relative_to, judge=self.judge, severity=self.severity,
+            where=dict(self.where), description=self.description,
+        )
+
+    def selection(self) -> str:
+        """'metric' or 'metric where attribute=sex, budget=0.1' (for messages)."""
+        if not self.where:
+            return f"'{self.metric}'"
+        return f"'{self.metric}' where " + ", ".join(f"{k}={v}" for k, v in self.where.items())
 
     def _relative_text(self, m: str) -> str:
         v = self.value
@@ -195,6 +231,7 @@ class Condition(BaseModel):
             "observed": m.value,
             "ci": m.ci,
             "judge": self.judge,
+            "spec": self.spec(),
         }
         if not m.judged:
             return ConditionResult(
@@ -236,6 +273,8 @@ class Condition(BaseModel):
     def _evaluate_relative(
         self, m: Metric, baseline: Metric | None, family_size: int, base: dict[str, Any]
     ) -> ConditionResult:
+        if baseline is not None:
+            base = {**base, "baseline_value": baseline.value, "baseline_ci": baseline.ci}
         if baseline is None:
             return ConditionResult(**base, status=Status.SKIPPED,
                                    message=f"no baseline value for {m.key}: give a baseline that measured it "
@@ -246,6 +285,7 @@ class Condition(BaseModel):
                                    message=f"the baseline value of {m.key} is undefined ({why})")
         x, b, low, high = self.change(m, baseline, family_size)
         d = x - b
+        base = {**base, "change": d, "change_low": low, "change_high": high}
         what = f"{m.key} = {x:.4g} vs baseline {b:.4g} (change {d:+.4g}"
         ok = self._ok(d)
         if self.judge == "interval" and (low is None or high is None):
@@ -370,25 +410,32 @@ def _read_rubric_text(ref: str, base: Path | None) -> tuple[str, str]:
         raise RubricError(exc.one_line()) from None
 
 
-def _check_shape(raw: dict[str, Any], source: str) -> None:
+def _check_shape(raw: dict[str, Any], text: str, source: str) -> None:
     """The structure ``extends`` merging relies on: ``checks`` maps check ids to mappings (params a mapping)."""
     checks = raw.get("checks")
     if checks is None:
         return
+
+    def at(*keys: Any) -> str:
+        return _where([(text, source)], keys)
+
     if not isinstance(checks, dict):
-        raise RubricError(f"rubric {source}: 'checks' must map check ids to policies, not {type(checks).__name__}")
+        raise RubricError(f"rubric {at('checks')}: 'checks' must map check ids to policies, "
+                          f"not {type(checks).__name__}")
     for cid, pol in checks.items():
         if pol is not None and not isinstance(pol, dict):
             raise RubricError(
-                f"rubric {source}: checks.{cid} must be a mapping (params:, conditions:, enabled:), "
+                f"rubric {at('checks', cid)}: checks.{cid} must be a mapping (params:, conditions:, enabled:), "
                 f"not {type(pol).__name__}"
             )
         params = (pol or {}).get("params")
         if params is not None and not isinstance(params, dict):
-            raise RubricError(f"rubric {source}: checks.{cid}.params must be a mapping of parameter names to values")
+            raise RubricError(f"rubric {at('checks', cid, 'params')}: checks.{cid}.params must be a mapping of "
+                              "parameter names to values")
         conds = (pol or {}).get("conditions")
         if conds is not None and not isinstance(conds, list):
-            raise RubricError(f"rubric {source}: checks.{cid}.conditions must be a list of conditions")
+            raise RubricError(f"rubric {at('checks', cid, 'conditions')}: checks.{cid}.conditions must be a "
+                              "list of conditions")
 
 
 def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
@@ -459,7 +506,7 @@ def _parse(text: str, source: str, depth: int = 0) -> dict[str, Any]:
         raise RubricError(exc.one_line()) from None
     if not isinstance(raw, dict):
         raise RubricError(f"rubric {source}: must be a YAML mapping (see docs/rubrics.md)")
-    _check_shape(raw, source)
+    _check_shape(raw, text, source)
     parent_ref = raw.get("extends")
     if parent_ref:
         if depth > 8:
@@ -526,3 +573,104 @@ def validate_against_registry(rubric: Rubric) -> None:
             raise RubricError(
                 f"rubric {at}: checks.{cid}.params.{where}: {first['msg']} (got {first.get('input')!r})"
             ) from None
+        check_conditions(rubric, cid, cls)
+
+
+def check_conditions(rubric: Rubric, cid: str, cls: Any) -> None:
+    """Every condition on ``cid`` names a metric the check declares and selects it by fields that metric has.
+
+    Checks declare their metrics (``Check.metrics``); a plug-in that declares none is not checked here (its
+    conditions still fail at run time when they match nothing). Raises :class:`RubricError` with a hint.
+    """
+    from trustaudit.checks.base import SUBJECT_FIELDS
+
+    declared = {m.name: m for m in getattr(cls, "metrics", ())}
+    if not declared:
+        return
+    for i, cond in enumerate(rubric.policy(cid).conditions):
+        at = _where(rubric._chain, ("checks", cid, "conditions", i)) or rubric.source
+        spec = declared.get(cond.metric)
+        if spec is None:
+            close = difflib.get_close_matches(cond.metric, list(declared), n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; {cid} reports: {', '.join(sorted(declared))}"
+            raise RubricError(f"rubric {at}: {cid} has no metric '{cond.metric}'{hint}")
+        for key in cond.where:
+            if key in spec.subject:
+                continue
+            fields = ", ".join(spec.subject) if spec.subject else "none (it has one value)"
+            if key == "subject":
+                raise RubricError(
+                    f"rubric {at}: 'where: {{subject: ...}}' selects by formatted text, which changes with a check's "
+                    f"wording; select {cid}'s '{cond.metric}' by its fields ({fields}), e.g. "
+                    + ("where: {budget: 0.1}" if "budget" in spec.subject else "where: {attribute: sex}")
+                )
+            close = difflib.get_close_matches(key, list(spec.subject) or list(SUBJECT_FIELDS), n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise RubricError(
+                f"rubric {at}: {cid}'s metric '{cond.metric}' has no field '{key}' to select by "
+                f"(its fields: {fields}){hint}"
+            )
+
+
+# -- the judge: one place where conditions meet metrics, for the audit and the gate alike --------------------
+
+
+def judge(
+    cr: CheckResult,
+    conditions: list[Condition],
+    *,
+    baseline: dict[tuple[str, str], Metric] | None = None,
+    family_size: int = 1,
+) -> list[ConditionResult]:
+    """Apply ``conditions`` to the metrics of one check result (which is not modified).
+
+    A condition that matches no metric is an ``error`` result: the rubric asked for something the check did not
+    report (a misspelled metric, a selection that no longer matches), so it can never pass by being skipped.
+    ``baseline`` maps (check id, metric key) to the baseline's metric for baseline-relative conditions.
+    """
+    out: list[ConditionResult] = []
+    for cond in conditions:
+        matched = [m for m in cr.metrics if cond.matches(m)]
+        if not matched:
+            out.append(ConditionResult(
+                condition=cond.text(), metric=cond.metric, severity=cond.severity, status=Status.ERROR,
+                judge=cond.judge, spec=cond.spec(),
+                message=f"the condition on {cond.selection()} matches no metric that {cr.check_id} reported, so "
+                "nothing was judged; fix the rubric ('trustaudit lint' lists the check's metrics)",
+            ))
+            continue
+        for m in matched:
+            b = baseline.get((cr.check_id, m.key)) if baseline is not None and cond.relative_to else None
+            out.append(cond.evaluate(m, b, family_size=family_size))
+    return out
+
+
+def status_of(conds: list[ConditionResult], *, baseline_given: bool = False) -> tuple[Status, str | None]:
+    """A check's status from its judged conditions, and a note when none could be judged.
+
+    Conditions that were not judged (too few rows, stopped early, unstable) never make a check pass: a check
+    with conditions none of which could be judged is a warning. Baseline-relative conditions without a
+    baseline are left aside (they are the gate's, with --baseline).
+    """
+    judged = [c for c in conds if c.status != Status.SKIPPED]
+    if judged:
+        return Status.worst([c.status for c in judged]), None
+    pending = [c for c in conds if not (c.spec is not None and c.spec.relative_to and not baseline_given)]
+    if pending:
+        return Status.WARN, f"no condition could be judged ({pending[0].message})"
+    return Status.PASS, None
+
+
+def judge_check(cr: CheckResult, rubric: Rubric) -> CheckResult:
+    """Judge a check's metrics against the rubric's conditions and set its status (the audit's judge)."""
+    if cr.status in (Status.ERROR, Status.SKIPPED):
+        return cr
+    conds = judge(cr, rubric.policy(cr.check_id).conditions)
+    cr.conditions = conds
+    cr.status, note = status_of(conds)
+    if note is not None:
+        cr.warnings.append(note)
+    unmatched = [c for c in conds if c.status == Status.ERROR]
+    if unmatched and cr.error is None:
+        cr.error = "; ".join(c.message for c in unmatched[:3])
+    return cr

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import os
 import queue as _queue
@@ -78,10 +77,6 @@ def pack_dir(folder: Path) -> bytes:
     return buf.getvalue()
 
 
-def _json_str(text: str) -> str:
-    return json.dumps(text)[1:-1]
-
-
 def _reporter(task: DaskAuditTask) -> Any:
     """The ``progress`` callback for ``api.audit`` on a Dask worker: stop when the server asked to cancel, and
     publish each check's start and end. Outside a Dask worker (tests) it does nothing."""
@@ -115,8 +110,8 @@ def run_dask_audit(task: DaskAuditTask, bundle_tar: bytes) -> dict[str, Any]:
     """Audit one job on a Dask worker. Returns ``{"report": json, "files": {relpath: bytes}}`` on success,
     ``{"error": one line}`` when the bundle cannot be audited, ``{"cancelled": True}`` when the server cancelled
     it. Bad input and check failures never raise (they are the job's result, not the cluster's)."""
-    from trustaudit import api
     from trustaudit.errors import TrustAuditError
+    from trustaudit.pipeline import run_audit
     from trustaudit.service.archive import ArchiveError, Limits, extract
     from trustaudit.service.worker import internal_error, job_rubric
 
@@ -132,15 +127,14 @@ def run_dask_audit(task: DaskAuditTask, bundle_tar: bytes) -> dict[str, Any]:
         extract(archive, bundle, Limits(max_total_bytes=task.max_bytes, max_members=task.max_members))
         archive.unlink()
         out = tmp / "out"
-        report = api.audit(bundle, rubric=job_rubric(task.rubric, bundle), checks=task.checks, seed=task.seed,
-                           out_dir=out, allow_unsafe_pickle=task.allow_unsafe_pickle, params=task.params,
-                           trusted_types=task.trusted_types,
-                           progress=_reporter(task))
-        # the report names the bundle by its path: the server's, as a local worker would have written it
-        text = report.to_json().replace(_json_str(str(bundle)), _json_str(task.server_bundle_dir))
-        files = {p.relative_to(out).as_posix(): p.read_bytes()
-                 for p in sorted(out.rglob("*")) if p.is_file() and p.name != "report.json"}
-        return {"report": text, "files": files}
+        # the one pipeline (report.json, attestation, artefacts); the report names the bundle by the server's
+        # path, as a local worker would have written it, before the attestation pins it
+        run_audit(bundle, out, rubric=job_rubric(task.rubric, bundle), checks=task.checks, seed=task.seed,
+                        allow_unsafe_pickle=task.allow_unsafe_pickle, params=task.params,
+                        trusted_types=task.trusted_types, progress=_reporter(task),
+                        path_alias=(str(bundle), task.server_bundle_dir))
+        files = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+        return {"report": files["report.json"].decode("utf-8"), "files": files}
     except _Cancelled:
         return {"cancelled": True}
     except TrustAuditError as exc:
@@ -510,7 +504,7 @@ class DaskPool:
             work.mkdir(parents=True)
             for name, data in (result.get("files") or {}).items():
                 rel = _safe_rel(str(name))
-                if rel is None or rel.as_posix() == "report.json":
+                if rel is None:
                     log.warning("job %s: ignoring artefact with an unsafe name %r", job.id, name)
                     continue
                 target = work.joinpath(*rel.parts)

@@ -72,8 +72,8 @@ def internal_error(exc: BaseException, doing: str = "auditing") -> str:
 
 
 def publish(sm: Any, job: Any, report: Any, work: Path, progress: dict[str, Any], t0: float) -> bool:
-    """Write report.json into the attempt's private ``work`` folder (which already holds the artefacts), move the
-    folder into place as ``out-<attempt>`` and record the job done, all conditional on the job's claim.
+    """Move the attempt's private ``work`` folder (report.json, attestation and artefacts, written by the
+    pipeline) into place as ``out-<attempt>`` and record the job done, all conditional on the job's claim.
 
     Returns False when the claim was lost; raises :class:`_Stop` when the job was cancelled meanwhile.
     """
@@ -83,7 +83,8 @@ def publish(sm: Any, job: Any, report: Any, work: Path, progress: dict[str, Any]
     job_dir = work.parent
     for c in report.checks:
         progress["checks"][c.check_id] = c.status.value
-    api.write_report(report, work)
+    if not (work / "report.json").is_file():  # written by the pipeline; never re-serialised (the attestation pins it)
+        api.write_report(report, work)
     if not queue.set_progress(sm, job.id, job.claim, progress):
         raise _Stop()
     final = job_dir / f"out-{job.attempts}"
@@ -101,8 +102,8 @@ def publish(sm: Any, job: Any, report: Any, work: Path, progress: dict[str, Any]
 
 def run_job(sm: Any, job: Any, data_dir: Path, allow_unsafe_pickle: bool, trusted_types: tuple[str, ...] = ()) -> str:
     """Run one claimed job to a final state; returns that state."""
-    from trustaudit import api
     from trustaudit.errors import TrustAuditError
+    from trustaudit.pipeline import run_audit
     from trustaudit.service import queue
 
     claim = job.claim
@@ -120,10 +121,11 @@ def run_job(sm: Any, job: Any, data_dir: Path, allow_unsafe_pickle: bool, truste
             raise _Stop()
 
     try:
-        report = api.audit(bundle_dir, rubric=job_rubric(opts.get("rubric"), bundle_dir),
-                           checks=opts.get("checks") or None, seed=int(opts.get("seed", 0)), out_dir=work,
+        # the one pipeline: report.json, attestation and the checks' artefacts in the attempt's private folder
+        report = run_audit(bundle_dir, work, rubric=job_rubric(opts.get("rubric"), bundle_dir),
+                           checks=opts.get("checks") or None, seed=int(opts.get("seed", 0)),
                            allow_unsafe_pickle=allow_unsafe_pickle, params=opts.get("params") or None,
-                           progress=on_progress, trusted_types=trusted_types)
+                           progress=on_progress, trusted_types=trusted_types).report
         return "done" if publish(sm, job, report, work, progress, t0) else "lost"
     except _Stop:
         shutil.rmtree(work, ignore_errors=True)
