@@ -51,11 +51,21 @@ def ci(lo: float, hi: float, method: str = "bootstrap-percentile (200)") -> Inte
     return Interval(low=lo, high=hi, level=0.95, method=method)
 
 
+def _spec(text: str, metric: str, severity: str) -> Any:
+    """The structured condition a rubric would have stored for ``text`` (written out by the test, as a rubric
+    author writes it: 'x >= 0.8', '|x| <= 0.1')."""
+    from trustaudit.rubrics import Condition
+
+    absolute = text.startswith("|")
+    _, op, value = text.replace("|", "").split()
+    return Condition(metric=metric, op=op, value=float(value), abs=absolute, severity=severity).spec()
+
+
 def cond(text: str, metric: str, subject: str | None, status: Status, observed: float | None,
          interval: Interval | None = None, severity: str = "fail") -> ConditionResult:
     return ConditionResult(condition=text, metric=metric, subject=subject, severity=severity,  # type: ignore[arg-type]
                            status=status, observed=observed, ci=interval, judge="interval",
-                           message=f"{metric}[{subject}] = {observed}")
+                           message=f"{metric}[{subject}] = {observed}", spec=_spec(text, metric, severity))
 
 
 def fairness_check() -> CheckResult:

@@ -152,11 +152,15 @@ def test_empty_core_categories_say_so(synth_report):
 
 
 def test_condition_bounds():
-    assert [r.value for r in v.condition_bounds("disparate_impact >= 0.8")] == [0.8]
-    assert [r.value for r in v.condition_bounds("|spd| <= 0.1")] == [-0.1, 0.1]
-    assert [r.value for r in v.condition_bounds("0 <= x <= 1")] == [0.0, 1.0]
-    assert v.condition_bounds("change of x vs baseline <= 0.02") == []
-    assert v.condition_bounds("nonsense") == []
+    """Bounds come from the judged condition's structure, never from its text."""
+    from trustaudit.results import ConditionSpec
+
+    assert [r.value for r in v.condition_bounds(ConditionSpec(metric="di", op=">=", value=0.8))] == [0.8]
+    assert [r.value for r in v.condition_bounds(ConditionSpec(metric="spd", op="<=", value=0.1, abs=True))] == [
+        -0.1, 0.1]
+    assert [r.value for r in v.condition_bounds(ConditionSpec(metric="x", op="between", low=0, high=1))] == [0.0, 1.0]
+    assert v.condition_bounds(ConditionSpec(metric="x", op="<=", value=0.02, relative_to="baseline")) == []
+    assert v.condition_bounds(None) == []  # a schema 1.0 report: no structure, no guessed bound
 
 
 def test_conditions_met_on_many_subjects_are_folded(synth_report):

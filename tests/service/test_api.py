@@ -29,7 +29,7 @@ def test_health_ready_and_metrics_need_no_token(server: Server) -> None:
         ready = c.get("/readyz").json()
         assert ready["status"] == "ok"
         assert ready["checks"]["workers"] == "2/2 alive"
-        assert ready["checks"]["database"] == "ok (revision 0001)"
+        assert ready["checks"]["database"] == "ok (revision 0002)"
         m = c.get("/metrics")
         assert m.status_code == 200
         assert 'trustaudit_jobs{state="queued"}' in m.text

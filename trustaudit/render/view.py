@@ -25,7 +25,7 @@ from trustaudit.render import artifacts as art
 from trustaudit.render import charts
 from trustaudit.render.compliance import FRAMEWORKS, load_map
 from trustaudit.render.fmt import fmt_ci, fmt_duration, fmt_num, fmt_value, short_digest
-from trustaudit.results import AuditReport, CheckResult, ConditionResult, Metric, Status, Table
+from trustaudit.results import AuditReport, CheckResult, ConditionResult, ConditionSpec, Metric, Status, Table
 
 STATUS_ORDER = ("fail", "error", "warn", "pass", "skipped")
 STATUS_RANK = {s: i for i, s in enumerate(STATUS_ORDER)}
@@ -200,30 +200,21 @@ def drop_empty_columns(t: TableView, keep: int = 1) -> TableView:
                      t.note, t.cls)
 
 
-_COND_RE = re.compile(r"^\s*(\|?)([^\s|]+)\|?\s*(>=|<=|==|!=|>|<)\s*(-?[0-9.]+(?:e[-+]?\d+)?)\s*$")
-_BETWEEN_RE = re.compile(r"^\s*(-?[0-9.]+(?:e[-+]?\d+)?)\s*<=\s*\|?([^\s|]+)\|?\s*<=\s*(-?[0-9.]+(?:e[-+]?\d+)?)\s*$")
+def condition_bounds(spec: ConditionSpec | None) -> list[charts.RefLine]:
+    """Reference lines for a chart from a judged condition's structure (``ConditionResult.spec``).
 
-
-def condition_bounds(text: str) -> list[charts.RefLine]:
-    """Reference lines for a chart from a condition's text ('x >= 0.8', '|x| <= 0.1', '0 <= x <= 1')."""
-    if "baseline" in text:
+    Baseline-relative conditions bound a change, not the plotted value, so they draw no line; schema 1.0 reports
+    carry no structure (their charts have no bound lines rather than a bound guessed from the text)."""
+    if spec is None or spec.relative_to is not None:
         return []
-    m = _BETWEEN_RE.match(text)
-    if m:
-        return [charts.RefLine(float(m.group(1)), f">= {m.group(1)}"), charts.RefLine(float(m.group(3)),
-                                                                                     f"<= {m.group(3)}")]
-    m = _COND_RE.match(text)
-    if not m:
+    if spec.op == "between" and spec.low is not None and spec.high is not None:
+        return [charts.RefLine(spec.low, f">= {spec.low:g}"), charts.RefLine(spec.high, f"<= {spec.high:g}")]
+    if spec.value is None:
         return []
-    op, raw = m.group(3), m.group(4)
-    try:
-        v = float(raw)
-    except ValueError:
-        return []
-    if m.group(1) == "|" and v != 0:
-        return [charts.RefLine(-v, f"-{raw}"), charts.RefLine(v, raw)]
-    lines = [charts.RefLine(v, f"{op} {raw}")]
-    return lines
+    v = spec.value
+    if spec.abs and v != 0:
+        return [charts.RefLine(-v, f"-{v:g}"), charts.RefLine(v, f"{v:g}")]
+    return [charts.RefLine(v, f"{spec.op} {v:g}")]
 
 
 def _cond_status_map(result: CheckResult) -> dict[tuple[str, str | None], str]:
@@ -381,7 +372,7 @@ def condition_charts(result: CheckResult) -> list[ChartView]:
             continue
         points = [charts.Point(c.subject or "all rows", c.observed, c.ci.low if c.ci else None,
                                c.ci.high if c.ci else None, c.status.value) for c in conds]
-        refs = condition_bounds(text)
+        refs = condition_bounds(conds[0].spec)
         title = f"{conds[0].metric} against the rubric bound"
         svg = charts.dot_whisker(points, title=title, x_label=conds[0].metric, refs=refs, max_label_chars=52)
         out.append(ChartView(title, svg, alt=f"{title}: {text}",

@@ -91,6 +91,8 @@ class HistoryPoint(BaseModel):
     ci_high: float | None = None
     n: int | None = None
     status: str
+    bound_low: float | None = Field(None, description="Lower bound of the condition this audit was judged with")
+    bound_high: float | None = Field(None, description="Upper bound of the condition this audit was judged with")
 
 
 class HistorySeries(BaseModel):
@@ -520,7 +522,8 @@ def history(s: Session, name: str) -> ModelHistory:
         j = ids[p.job_id]
         series.setdefault((p.check_id, p.metric, p.subject), []).append(HistoryPoint(
             version=p.model_version, audit_id=p.job_id, created_at=as_utc(j.finished_at) or as_utc(j.created_at),
-            value=p.value, ci_low=p.ci_low, ci_high=p.ci_high, n=p.n, status=p.status))
+            value=p.value, ci_low=p.ci_low, ci_high=p.ci_high, n=p.n, status=p.status,
+            bound_low=p.bound_low, bound_high=p.bound_high))
     rank = {v: i for i, v in enumerate(versions)}
     out = [HistorySeries(check_id=k[0], metric=k[1], subject=k[2], points=sorted(v, key=lambda x: rank[x.version]))
            for k, v in sorted(series.items())]

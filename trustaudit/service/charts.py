@@ -31,8 +31,9 @@ def nice_ticks(lo: float, hi: float, target: int = 6) -> list[float]:
 
 
 def trend_svg(title: str, versions: list[str], series: list[dict[str, Any]], *, width: int = 560,
-              height: int = 240, bounds: list[float] | None = None) -> str:
-    """``series``: [{"label": str, "points": [{"version", "value", "ci_low", "ci_high"}]}]."""
+              height: int = 240, bounds: dict[str, list[float]] | None = None) -> str:
+    """``series``: [{"label": str, "points": [{"version", "value", "ci_low", "ci_high"}]}]; ``bounds``: per
+    version, the rubric bounds its audit was judged with (a dashed segment over that version)."""
     ml, mr, mt, mb = 56, 16, 28, 44
     pw, ph = width - ml - mr, height - mt - mb
     vals: list[float] = []
@@ -42,7 +43,8 @@ def trend_svg(title: str, versions: list[str], series: list[dict[str, Any]], *, 
                 v = p.get(k)
                 if v is not None and math.isfinite(v):
                     vals.append(float(v))
-    vals.extend(bounds or [])
+    for bs in (bounds or {}).values():
+        vals.extend(bs)
     if not vals:
         vals = [0.0, 1.0]
     lo, hi = min(vals), max(vals)
@@ -69,9 +71,14 @@ def trend_svg(title: str, versions: list[str], series: list[dict[str, Any]], *, 
         out.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#e5e5e5"/>')
         out.append(f'<text x="{ml - 6}" y="{yy + 4:.1f}" font-size="11" text-anchor="end" fill="#555">'
                    f"{_fmt(v)}</text>")
-    for b in bounds or []:
-        out.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{y(b):.1f}" y2="{y(b):.1f}" stroke="#888" '
-                   f'stroke-dasharray="5,4"><title>rubric bound {_fmt(b)}</title></line>')
+    half = pw / n / 2
+    for ver, bs in (bounds or {}).items():
+        if ver not in idx:
+            continue
+        for b in bs:
+            out.append(f'<line x1="{x(idx[ver]) - half:.1f}" x2="{x(idx[ver]) + half:.1f}" y1="{y(b):.1f}" '
+                       f'y2="{y(b):.1f}" stroke="#888" stroke-dasharray="5,4"><title>rubric bound {_fmt(b)} '
+                       f'({escape(ver)})</title></line>')
     for i, ver in enumerate(versions):
         label = ver if len(ver) <= 12 else ver[:11] + "…"
         out.append(f'<text x="{x(i):.1f}" y="{mt + ph + 16}" font-size="11" text-anchor="middle" fill="#333">'

@@ -97,6 +97,9 @@ class MetricPoint(Base):
     n: Mapped[int | None] = mapped_column(Integer, nullable=True)
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # the bounds of the rubric condition this point was judged with (None: unbounded on that side)
+    bound_low: Mapped[float | None] = mapped_column(Float, nullable=True)
+    bound_high: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class OpennessScore(Base):

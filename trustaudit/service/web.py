@@ -264,7 +264,6 @@ def model_page(name: str, request: Request, s: SessionDep, user: User, all_subje
     except ProblemError:
         return render(request, "error.html", status_code=404, user=user,
                       message=f"No finished audit of model {name}.")
-    bounds = _rubric_bounds()
     grouped: dict[tuple[str, str], list[Any]] = {}
     for ser in h.series:
         if not all_subjects and "*" in ser.subject.split(":", 1)[0]:
@@ -274,7 +273,7 @@ def model_page(name: str, request: Request, s: SessionDep, user: User, all_subje
     for (cid, metric), sers in sorted(grouped.items()):
         data = [{"label": _short_subject(x.subject) or metric,
                  "points": [p.model_dump() for p in x.points]} for x in sers[:8]]
-        svg = trend_svg(f"{metric} ({cid})", h.versions, data, bounds=bounds.get((cid, metric)))
+        svg = trend_svg(f"{metric} ({cid})", h.versions, data, bounds=_audit_bounds(sers, h.versions))
         latest = [(x.subject, x.points[-1]) for x in sers if x.points]
         charts.append({"check": cid, "metric": metric, "svg": svg, "legend": legend(data), "latest": latest,
                        "hidden": max(0, len(sers) - 8)})
@@ -282,22 +281,16 @@ def model_page(name: str, request: Request, s: SessionDep, user: User, all_subje
                   all_subjects=all_subjects)
 
 
-def _rubric_bounds() -> dict[tuple[str, str], list[float]]:
-    """Bounds of the default rubric's conditions, drawn as dashed lines (both signs for abs conditions)."""
-    try:
-        from trustaudit.rubrics import load_rubric
-
-        rub = load_rubric(None)
-    except Exception:
-        return {}
-    out: dict[tuple[str, str], list[float]] = {}
-    for cid, pol in rub.checks.items():
-        for c in pol.conditions:
-            v = getattr(c, "value", None)
-            if isinstance(v, (int, float)):
-                vals = [float(v), -float(v)] if getattr(c, "abs", False) else [float(v)]
-                out.setdefault((cid, c.metric), []).extend(vals)
-    return out
+def _audit_bounds(series: list[Any], versions: list[str]) -> dict[str, list[float]]:
+    """Per version, the bounds of the rubric condition that version's audit was judged with (stored with each
+    point), so a rubric change shows as a moved bound instead of the default rubric drawn over every audit."""
+    out: dict[str, list[float]] = {}
+    for ser in series:
+        for p in ser.points:
+            for b in (p.bound_low, p.bound_high):
+                if b is not None and b not in out.setdefault(p.version, []):
+                    out[p.version].append(b)
+    return {v: out[v] for v in versions if out.get(v)}
 
 
 # --------------------------------------------------------------------------------------------- openness

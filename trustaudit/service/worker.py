@@ -46,13 +46,25 @@ def headline_points(report: Any) -> list[dict[str, Any]]:
             key = (c.check_id, cond.metric, cond.subject or "")
             if key in points:
                 continue
+            low, high = _plotted_bounds(cond.spec)
             points[key] = {
                 "check_id": c.check_id, "metric": cond.metric, "subject": cond.subject or "",
                 "value": cond.observed, "ci_low": cond.ci.low if cond.ci else None,
                 "ci_high": cond.ci.high if cond.ci else None, "n": n_by_key.get((cond.metric, cond.subject or "")),
-                "status": cond.status.value,
+                "status": cond.status.value, "bound_low": low, "bound_high": high,
             }
     return list(points.values())
+
+
+def _plotted_bounds(spec: Any) -> tuple[float | None, float | None]:
+    """The bounds of the plotted value under a judged condition (its structure; none for baseline-relative
+    conditions, which bound a change, and for schema 1.0 reports, which have no structure)."""
+    if spec is None or spec.relative_to is not None:
+        return None, None
+    low, high = spec.bounds
+    if spec.abs and spec.op in ("<", "<=") and high is not None:
+        return -high, high
+    return low, high
 
 
 def job_rubric(rubric: str | None, bundle_dir: Path) -> str | None:
