@@ -105,6 +105,14 @@ def test_dask_audit_equals_local_audit(dask_server: Server, tmp_path: Path) -> N
         for name in svgs:
             res = c.get(f"/v1/audits/{jid}/{name}")
             assert res.status_code == 200 and res.content == (ref_dir / name).read_bytes()
+        att = c.get(f"/v1/audits/{jid}/attestation.intoto.json")  # the pipeline's files, as a local audit's
+        assert att.status_code == 200, att.text
+        from trustaudit.lineage.attestation import verify_attestation
+
+        (tmp_path / "got").mkdir()
+        (tmp_path / "got" / "report.json").write_bytes(c.get(f"/v1/audits/{jid}/report.json").content)
+        (tmp_path / "got" / "attestation.intoto.json").write_bytes(att.content)
+        assert verify_attestation(tmp_path / "got" / "attestation.intoto.json", job_dir / "bundle") == []
         html = c.get(f"/v1/audits/{jid}/report.html")  # rendered by the server from report.json
         assert html.status_code == 200 and "german-credit" in html.text
         metrics = c.get("/metrics").text
@@ -224,7 +232,8 @@ def test_task_outside_a_cluster_matches_local(tmp_path: Path) -> None:
                          params={"fairness.dataset": {"bootstrap": 20}}, allow_unsafe_pickle=False,
                          cancel_event="e")
     out = run_dask_audit(task, pack_dir(src))
-    assert set(out) == {"report", "files"} and out["files"] == {}
+    assert set(out) == {"report", "files"} and set(out["files"]) == {"report.json", "attestation.intoto.json"}
+    assert out["files"]["report.json"].decode() == out["report"]  # the bytes the attestation pins
     got = AuditReport.from_json(out["report"])
     with tempfile.TemporaryDirectory() as t:
         ref = audit(src, checks=task.checks, seed=1, params=task.params, out_dir=t)
