@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from trustaudit.version import __version__
 
 __all__ = [
     "AuditReport",
@@ -25,6 +25,7 @@ __all__ = [
     "load_report",
     "load_rubric",
     "openness_many",
+    "run_audit",
     "score_openness",
     "write_report",
 ]
@@ -33,8 +34,9 @@ _LAZY = {
     "audit": "trustaudit.api",
     "audit_many": "trustaudit.scale",
     "openness_many": "trustaudit.scale",
-    "write_report": "trustaudit.api",
-    "load_report": "trustaudit.api",
+    "write_report": "trustaudit.results.io",
+    "load_report": "trustaudit.results.io",
+    "run_audit": "trustaudit.pipeline",
     "AuditReport": "trustaudit.results",
     "Status": "trustaudit.results",
     "Bundle": "trustaudit.bundle",
@@ -47,10 +49,12 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from trustaudit.api import audit, load_report, write_report
+    from trustaudit.api import audit
     from trustaudit.bundle import Bundle, load_bundle
     from trustaudit.checks.base import Check, CheckOutput, CheckParams
+    from trustaudit.pipeline import run_audit
     from trustaudit.results import AuditReport, Status
+    from trustaudit.results.io import load_report, write_report
     from trustaudit.rubrics import load_rubric
     from trustaudit.scale import audit_many, openness_many
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import platform
 import sys
-import tempfile
 import time
 import traceback
 import uuid
@@ -16,7 +14,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from trustaudit import __version__
 from trustaudit.bundle.loader import (
     Bundle,
     check_task,
@@ -31,7 +28,9 @@ from trustaudit.checks.base import Check, CheckOutput
 from trustaudit.context import AuditContext
 from trustaudit.errors import BundleError, SkipCheck, TrustAuditError
 from trustaudit.results import AuditReport, BundleIdentity, CheckResult, Status, ToolInfo
+from trustaudit.results.io import atomic_write, load_report, write_report  # noqa: F401 (part of the API)
 from trustaudit.rubrics import Rubric, judge_check, load_rubric, validate_against_registry
+from trustaudit.version import __version__
 
 ProgressFn = Callable[[str, str, int, int], None]  # (check_id, phase 'start'|'end', index, total)
 
@@ -295,43 +294,6 @@ def audit(
         prediction_s=ctx.prediction_s,
         warnings=b.warnings,
     )
-
-
-def atomic_write(path: Path, data: str | bytes) -> None:
-    """Write to a temporary file in the same directory and rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; reports are meant to be shared like any other file
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_report(report: AuditReport, out_dir: str | Path) -> Path:
-    """Write ``report.json`` atomically into ``out_dir`` and return its path."""
-    path = Path(out_dir) / "report.json"
-    atomic_write(path, report.to_json())
-    return path
-
-
-def load_report(path: str | Path) -> AuditReport:
-    p = Path(path)
-    if not p.is_file():
-        raise TrustAuditError(f"report file {p} does not exist")
-    try:
-        return AuditReport.from_json(p.read_bytes())
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(x) for x in first["loc"])
-        raise TrustAuditError(f"{p} is not a trustaudit report: {where}: {first['msg']}") from None
 
 
 def validate(bundle: str | Path, *, allow_unsafe_pickle: bool = False, trusted_types: Collection[str] = ()) -> Bundle:

@@ -86,8 +86,9 @@ def run_audit(
     workers audit a copy) before anything is written, so the attestation pins the report as published.
     Raises :class:`~trustaudit.errors.TrustAuditError` on bad input, before writing anything.
     """
-    from trustaudit.api import audit, write_report
+    from trustaudit.api import audit
     from trustaudit.lineage.attestation import write_attestation
+    from trustaudit.results.io import write_report
 
     out = Path(out_dir)
     report = audit(

@@ -286,8 +286,8 @@ def write_summary(outcomes: Sequence[BundleOutcome], out_dir: str | Path, *, exe
     """Write ``out_dir/<name>/report.json`` for each audited bundle and ``out_dir/summary.json`` for all."""
     import json
 
-    from trustaudit.api import atomic_write, write_report
     from trustaudit.lineage.attestation import write_attestation
+    from trustaudit.results.io import atomic_write, write_report
 
     out = Path(out_dir)
     rows = []

@@ -270,7 +270,7 @@ def gate(
 
     Examples
     --------
-    >>> from trustaudit.api import load_report                           # doctest: +SKIP
+    >>> from trustaudit.results.io import load_report                    # doctest: +SKIP
     >>> result = gate(load_report("out/report.json"), fail_on="warn")     # doctest: +SKIP
     >>> result.exit_code                                                  # doctest: +SKIP
     """

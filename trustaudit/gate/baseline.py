@@ -199,7 +199,7 @@ def load_baseline(path: str | Path) -> Baseline:
 
 def write_baseline(baseline: Baseline, path: str | Path) -> Path:
     """Write the baseline atomically; returns its path."""
-    from trustaudit.api import atomic_write
+    from trustaudit.results.io import atomic_write
 
     p = Path(path)
     atomic_write(p, baseline.to_json())

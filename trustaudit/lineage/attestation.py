@@ -68,7 +68,7 @@ def write_attestation(report: AuditReport, out_dir: str | Path) -> Path:
     The report digest is taken from ``out_dir/report.json`` when it exists (call this right after
     :func:`trustaudit.api.write_report`), else from ``report.to_json()``, which is what write_report writes.
     """
-    from trustaudit.api import atomic_write
+    from trustaudit.results.io import atomic_write
 
     out = Path(out_dir)
     rpath = out / REPORT_NAME

@@ -183,7 +183,7 @@ def build_bom(
     from cyclonedx.output import make_outputter
     from cyclonedx.schema import OutputFormat, SchemaVersion
 
-    from trustaudit import __version__
+    from trustaudit.version import __version__
 
     b = _as_bundle(bundle)
     manifest = b.manifest
@@ -359,7 +359,7 @@ def write_bom(
         validate_bom(text)
     if out is None:
         return text, None
-    from trustaudit.api import atomic_write
+    from trustaudit.results.io import atomic_write
 
     path = Path(out)
     atomic_write(path, text)

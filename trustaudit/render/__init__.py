@@ -39,7 +39,7 @@ def render(report: AuditReport | str | Path, fmt: str, *, report_dir: str | Path
     """
     f = normalise_format(fmt)
     if isinstance(report, (str, Path)):
-        from trustaudit.api import load_report
+        from trustaudit.results.io import load_report
 
         path = Path(report)
         report = load_report(path)
@@ -61,7 +61,7 @@ def render(report: AuditReport | str | Path, fmt: str, *, report_dir: str | Path
 def render_to_dir(report: AuditReport, fmt: str, out_dir: str | Path, *,
                   template_dir: str | Path | None = None) -> Path:
     """Render into ``out_dir`` (the folder of report.json and its artefacts) as report.html/.pdf/.md."""
-    from trustaudit.api import atomic_write
+    from trustaudit.results.io import atomic_write
 
     f = normalise_format(fmt)
     out = Path(out_dir)

@@ -23,13 +23,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from trustaudit import __version__
 from trustaudit.service import queue
 from trustaudit.service.archive import ArchiveError, extract
 from trustaudit.service.auth import allows, lookup
 from trustaudit.service.config import Settings
 from trustaudit.service.db import ApiToken, Job, MetricPoint, OpennessScore, as_utc, utcnow
 from trustaudit.service.problems import PROBLEM_RESPONSES, ProblemError, install
+from trustaudit.version import __version__
 
 log = logging.getLogger("trustaudit.service")
 
@@ -347,7 +347,7 @@ def materialize(job: Job, name: str, data_dir: Path) -> Path | None:
     with lock:
         if target.is_file():
             return target
-        from trustaudit.api import atomic_write, load_report
+        from trustaudit.results.io import atomic_write, load_report
 
         report = load_report(out / "report.json")
         if fmt in ("junit", "sarif"):
