@@ -17,6 +17,8 @@ __all__ = [
     "Check",
     "CheckOutput",
     "CheckParams",
+    "MetricSpec",
+    "SkipCheck",
     "Status",
     "__version__",
     "audit",
@@ -44,6 +46,8 @@ _LAZY = {
     "Check": "trustaudit.checks.base",
     "CheckOutput": "trustaudit.checks.base",
     "CheckParams": "trustaudit.checks.base",
+    "MetricSpec": "trustaudit.checks.base",
+    "SkipCheck": "trustaudit.errors",
     "load_rubric": "trustaudit.rubrics",
     "score_openness": "trustaudit.openness",
 }
@@ -51,7 +55,8 @@ _LAZY = {
 if TYPE_CHECKING:  # pragma: no cover
     from trustaudit.api import audit
     from trustaudit.bundle import Bundle, load_bundle
-    from trustaudit.checks.base import Check, CheckOutput, CheckParams
+    from trustaudit.checks.base import Check, CheckOutput, CheckParams, MetricSpec
+    from trustaudit.errors import SkipCheck
     from trustaudit.pipeline import run_audit
     from trustaudit.results import AuditReport, Status
     from trustaudit.results.io import load_report, write_report

@@ -249,8 +249,11 @@ def list_checks(
             k: {"default": v.get("default"), "type": v.get("type", "any"), "description": v.get("description", "")}
             for k, v in schema.get("properties", {}).items()
         }
+        metrics = [{"name": m.name, "description": m.description, "direction": m.direction, "unit": m.unit,
+                    "subject": list(m.subject)} for m in cls.metrics]
         rows.append({"id": cid, "category": cls.category, "version": cls.version, "title": cls.title,
-                     "default_enabled": cls.default_enabled, "requires": sorted(cls.requires), "params": params})
+                     "default_enabled": cls.default_enabled, "requires": sorted(cls.requires), "params": params,
+                     "metrics": metrics})
     if json_out:
         typer.echo(json.dumps(rows, indent=2))
         return

@@ -28,7 +28,26 @@ from yaml.events import (
 
 from trustaudit.errors import TrustAuditError
 
-_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseSafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _SafeLoader(_BaseSafeLoader):
+    """The safe loader, with ``!!binary`` decoded strictly: PyYAML's lenient base64 turns ``!!binary @@`` into
+    ``b''`` silently (and a text field would then take it)."""
+
+
+def _strict_binary(loader: Any, node: Any) -> bytes:
+    import base64
+    import binascii
+
+    value = loader.construct_scalar(node)
+    try:
+        return base64.b64decode("".join(str(value).split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"!!binary value is not base64 ({exc})") from None
+
+
+_SafeLoader.add_constructor("tag:yaml.org,2002:binary", _strict_binary)
 
 
 @dataclass(frozen=True)
@@ -46,6 +65,10 @@ DEFAULT_LIMITS = YamlLimits()
 
 class YamlInputError(TrustAuditError):
     """A YAML input is invalid or exceeds the limits; the message is one line and names the source."""
+
+
+class YamlSyntaxError(YamlInputError):
+    """The text is not YAML at all (as opposed to YAML over the limits, or a value its tag cannot build)."""
 
 
 def _where(mark: Any, line_offset: int = 0) -> str:
@@ -109,13 +132,18 @@ def check_limits(text: str, source: str, limits: YamlLimits = DEFAULT_LIMITS, li
                     "refusing to load it"
                 )
     except yaml.YAMLError as exc:
-        raise _syntax_error(exc, source, line_offset) from None
+        raise _syntax_error(exc, source, line_offset, text) from None
 
 
-def _syntax_error(exc: Exception, source: str, line_offset: int = 0) -> YamlInputError:
+def _syntax_error(exc: Exception, source: str, line_offset: int = 0, text: str | None = None) -> YamlInputError:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or "invalid YAML"
-    return YamlInputError(f"{source} is not valid YAML{_where(mark, line_offset)}: {problem}")
+    where = _where(mark, line_offset)
+    if mark is not None and text is not None:
+        lines = text.splitlines() or [""]
+        if mark.line >= len(lines):  # libyaml marks an unclosed bracket past the end: name the last line instead
+            where = f" at line {len(lines) + line_offset}, column {len(lines[-1]) + 1}"
+    return YamlSyntaxError(f"{source} is not valid YAML{where}: {problem}")
 
 
 def compose(text: str, source: str, limits: YamlLimits = DEFAULT_LIMITS, line_offset: int = 0) -> Any:
@@ -124,7 +152,7 @@ def compose(text: str, source: str, limits: YamlLimits = DEFAULT_LIMITS, line_of
     try:
         return yaml.compose(text, Loader=_SafeLoader)
     except yaml.YAMLError as exc:
-        raise _syntax_error(exc, source, line_offset) from None
+        raise _syntax_error(exc, source, line_offset, text) from None
 
 
 def load(text: str, source: str, limits: YamlLimits = DEFAULT_LIMITS, line_offset: int = 0,
@@ -134,9 +162,10 @@ def load(text: str, source: str, limits: YamlLimits = DEFAULT_LIMITS, line_offse
     try:
         return yaml.load(text, Loader=loader or _SafeLoader)  # a safe loader (C or pure SafeLoader)
     except yaml.YAMLError as exc:
-        raise _syntax_error(exc, source, line_offset) from None
-    except (ValueError, TypeError, OverflowError, OSError, RecursionError, MemoryError) as exc:
+        raise _syntax_error(exc, source, line_offset, text) from None
+    except Exception as exc:
         # explicit tags with values the constructor cannot build: '!!int 0x', '!!float abc', '!!timestamp 2024-99-99'
+        # (ValueError), '!!bool 0x' (KeyError), ... : the document is bounded, so any failure is the input's
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise YamlInputError(f"{source} has a value that is not valid for its YAML tag: {msg}") from None
 

@@ -194,6 +194,36 @@ def encode_labels(series: pd.Series, favorable: Any, what: str) -> np.ndarray:
     return y.astype(np.int8)
 
 
+def _distinct_texts(series: pd.Series) -> list[str]:
+    fast = _per_distinct(series, _label_text)
+    texts = fast[1] if fast is not None else list(series.map(_label_text).unique())
+    return sorted(set(texts))
+
+
+def check_predictions(pred: pd.Series, label: pd.Series, pred_name: str, label_name: str, favorable: Any) -> None:
+    """Predicted labels must be values of the label column (compared as text, as :func:`encode_labels` does):
+    predictions coded 0/1 for labels 'yes'/'no' would silently count every row as unfavourable."""
+    if pred.isna().any():
+        raise BundleError(f"prediction column '{pred_name}' has {int(pred.isna().sum())} missing value(s); "
+                          "drop or fill those rows before auditing")
+    preds, labels = _distinct_texts(pred), _distinct_texts(label)
+
+    def listed(values: list[str]) -> str:
+        return ", ".join(repr(v) for v in values[:6]) + (f" (+{len(values) - 6} more)" if len(values) > 6 else "")
+
+    if not set(preds) & set(labels):
+        raise BundleError(
+            f"prediction column '{pred_name}' holds values {listed(preds)} but the labels ('{label_name}') are "
+            f"{listed(labels)}; write the predictions with the label's values (favorable_label {favorable!r})"
+        )
+    extra = [v for v in preds if v not in labels]
+    if extra and len(set(preds) | set(labels)) > 2:
+        raise BundleError(
+            f"prediction column '{pred_name}' holds values {listed(extra)} that are not labels ('{label_name}' "
+            f"holds {listed(labels)}); a binary classifier's predictions use the label's two values"
+        )
+
+
 def _label_text(v: Any) -> str:
     if isinstance(v, (bool, np.bool_)):
         return str(bool(v))
@@ -290,8 +320,8 @@ def validate_data(manifest: Manifest, df: pd.DataFrame, source: str) -> None:
             "the manifest has neither a model nor data.prediction; add a model section or a column of predictions"
         )
     encode_labels(df[spec.label], spec.favorable_label, f"label column '{spec.label}'")
-    if spec.prediction is not None and df[spec.prediction].isna().any():
-        raise BundleError(f"prediction column '{spec.prediction}' has missing values")
+    if spec.prediction is not None:
+        check_predictions(df[spec.prediction], df[spec.label], spec.prediction, spec.label, spec.favorable_label)
     if spec.score is not None:
         s = pd.to_numeric(df[spec.score], errors="coerce")
         if s.isna().any() or (s < 0).any() or (s > 1).any():

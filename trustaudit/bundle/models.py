@@ -8,7 +8,11 @@ arbitrary code when loaded, so they load only with an explicit opt-in (``allow_u
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import os
+import sys
+import tempfile
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -162,24 +166,96 @@ def load_unsafe_pickle(path: Path, fmt: str, allow: bool) -> ModelAdapter:
     return _sklearn_adapter(est, fmt)
 
 
+@contextmanager
+def native_stderr_captured() -> Iterator[list[str]]:
+    """Capture what native libraries (LightGBM, XGBoost, onnxruntime) write straight to file descriptor 2
+    while loading a file: ``[LightGBM] [Fatal] ...`` lines would otherwise precede the one-line error. The
+    captured text is appended to the yielded list (for a message), never printed."""
+    captured: list[str] = []
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable fd 2 (an embedded interpreter): nothing to capture
+        yield captured
+        return
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            with suppress(OSError, ValueError):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            captured.append(tmp.read(64 * 1024).decode("utf-8", "replace"))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _shown(names: list[Any], k: int = 5) -> str:
+    return ", ".join(f"'{n}'" for n in names[:k]) + (f" (+{len(names) - k} more)" if len(names) > k else "")
+
+
 def _onnx_feed(sess: Any, X: pd.DataFrame) -> dict[str, np.ndarray]:
     inputs = sess.get_inputs()
     feed: dict[str, np.ndarray] = {}
     if len(inputs) == 1 and inputs[0].name not in X.columns:
-        feed[inputs[0].name] = X.to_numpy(dtype=np.float32)
+        inp = inputs[0]
+        if "string" in inp.type:
+            raise ModelLoadError(
+                f"the ONNX model takes one string tensor '{inp.name}', which is not a column of the data; "
+                f"export the model with one input per column (named as the columns)"
+            )
+        text = [c for c in X.columns
+                if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))]
+        if text:
+            raise ModelLoadError(
+                f"the ONNX model takes one numeric tensor '{inp.name}' but the data's feature columns "
+                f"{_shown(text)} hold text; give data.features with the numeric columns the model takes (in "
+                "order), or export the model with its preprocessing (skl2onnx of the whole Pipeline, one input "
+                "per column)"
+            )
+        shape = getattr(inp, "shape", None) or []
+        width = shape[1] if len(shape) == 2 else None
+        if isinstance(width, int) and width != X.shape[1]:
+            raise ModelLoadError(
+                f"the ONNX model's input '{inp.name}' takes {width} features but the data gives {X.shape[1]} "
+                f"columns ({_shown(list(X.columns))}); give data.features with the {width} columns the model "
+                "takes, in order"
+            )
+        dtype = np.int64 if "int64" in inp.type else np.float64 if "double" in inp.type else np.float32
+        try:
+            feed[inp.name] = X.to_numpy(dtype=dtype)
+        except (ValueError, TypeError) as exc:
+            raise ModelLoadError(
+                f"the data's feature columns cannot be given to the ONNX model's input '{inp.name}' "
+                f"({_first_line(exc)}); give data.features with the numeric columns the model takes"
+            ) from None
         return feed
     for inp in inputs:
         if inp.name not in X.columns:
-            raise ModelLoadError(f"ONNX model input '{inp.name}' is not a column of the data")
+            raise ModelLoadError(
+                f"ONNX model input '{inp.name}' is not a column of the data; add the column or fix data.features"
+            )
         col = X[inp.name]
-        if "string" in inp.type:
-            arr = col.astype(object).where(col.notna(), "").astype(str).to_numpy(dtype=object)
-        elif "int64" in inp.type:
-            arr = col.to_numpy(dtype=np.int64)
-        elif "double" in inp.type:
-            arr = col.to_numpy(dtype=np.float64)
-        else:
-            arr = col.to_numpy(dtype=np.float32)
+        try:
+            if "string" in inp.type:
+                arr = col.astype(object).where(col.notna(), "").astype(str).to_numpy(dtype=object)
+            elif "int64" in inp.type:
+                arr = col.to_numpy(dtype=np.int64)
+            elif "double" in inp.type:
+                arr = col.to_numpy(dtype=np.float64)
+            else:
+                arr = col.to_numpy(dtype=np.float32)
+        except (ValueError, TypeError) as exc:
+            raise ModelLoadError(
+                f"column '{inp.name}' cannot be given to the ONNX model's input of type {inp.type} "
+                f"({_first_line(exc)}); fix the column's values or export the model with that column's type"
+            ) from None
         feed[inp.name] = arr.reshape(-1, 1)
     return feed
 
@@ -190,11 +266,14 @@ def load_onnx(path: Path) -> ModelAdapter:
     try:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
-        opts.log_severity_level = 3
-        sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        opts.log_severity_level = 4
+        with native_stderr_captured():
+            sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
     except Exception as exc:
-        raise ModelLoadError(f"{path} is not a valid ONNX model: {str(exc).splitlines()[0]}") from None
+        raise ModelLoadError(f"{path} is not a valid ONNX model: {_first_line(exc)}") from None
     outputs = sess.get_outputs()
+    if not outputs or not sess.get_inputs():
+        raise ModelLoadError(f"{path}: the ONNX model has no inputs or no outputs; export the classifier again")
     prob_out = next(o for o in outputs if o.name == _prob_name(sess))
     label_out = next((o for o in outputs if "label" in o.name.lower()), None)
     if "seq" in prob_out.type or "map" in prob_out.type:
@@ -210,8 +289,7 @@ def load_onnx(path: Path) -> ModelAdapter:
     names = [i.name for i in sess.get_inputs()]
 
     def proba(X: pd.DataFrame) -> np.ndarray:
-        res = sess.run([prob_out.name], _onnx_feed(sess, X))
-        return np.asarray(res[0])
+        return np.asarray(_onnx_run(sess, [prob_out.name], X)[0])
 
     adapter = ModelAdapter(sess, "onnx", classes, names if len(names) > 1 else None, proba, "onnxruntime")
     if not classes and label_out is not None:
@@ -225,7 +303,7 @@ def _onnx_classes_from_labels(adapter: ModelAdapter, X: pd.DataFrame) -> None:
     if adapter.classes or name is None:
         return
     sess = adapter.native
-    labels, proba = sess.run([name, _prob_name(sess)], _onnx_feed(sess, X))
+    labels, proba = _onnx_run(sess, [name, _prob_name(sess)], X)
     labels = np.asarray(labels).ravel()
     idx = np.asarray(proba).argmax(axis=1)
     classes: dict[int, Any] = {}
@@ -238,6 +316,18 @@ def _onnx_classes_from_labels(adapter: ModelAdapter, X: pd.DataFrame) -> None:
         if isinstance(only, (int, np.integer)):
             classes = {0: 0, 1: 1}
     adapter.classes = [classes.get(i, i) for i in range(k)]
+
+
+def _onnx_run(sess: Any, names: list[str], X: pd.DataFrame) -> list[Any]:
+    """Run the session; a feed the model refuses (shape, type) is a :class:`ModelLoadError`."""
+    feed = _onnx_feed(sess, X)
+    try:
+        return list(sess.run(names, feed))
+    except Exception as exc:
+        raise ModelLoadError(
+            f"the ONNX model cannot score the data: {_first_line(exc)}; check data.features against the model's "
+            "inputs"
+        ) from None
 
 
 def _prob_name(sess: Any) -> str:
@@ -254,9 +344,10 @@ def load_xgboost(path: Path) -> ModelAdapter:
         ) from None
     booster = xgb.Booster()
     try:
-        booster.load_model(str(path))
+        with native_stderr_captured():
+            booster.load_model(str(path))
     except Exception as exc:
-        raise ModelLoadError(f"{path} is not an XGBoost model file (.json/.ubj): {str(exc).splitlines()[0]}") from None
+        raise ModelLoadError(f"{path} is not an XGBoost model file (.json/.ubj): {_first_line(exc)}") from None
     names = booster.feature_names
 
     def proba(X: pd.DataFrame) -> np.ndarray:
@@ -267,6 +358,47 @@ def load_xgboost(path: Path) -> ModelAdapter:
     return ModelAdapter(booster, "xgboost", [0, 1], list(names) if names else None, proba, "xgboost.Booster")
 
 
+#: Loads a LightGBM model file with the bare C library in a child process: a malformed tree block makes
+#: LightGBM 4 abort the whole process ('terminate called without an active exception', from an exception thrown
+#: inside its OpenMP parse loop), which no ``except`` can catch. Only a file the child loaded is loaded here.
+_LIGHTGBM_PROBE = """
+import ctypes, sys
+try:
+    lib = ctypes.cdll.LoadLibrary(sys.argv[1])
+except OSError:
+    sys.exit(4)
+n, h = ctypes.c_int(0), ctypes.c_void_p()
+if lib.LGBM_BoosterCreateFromModelfile(ctypes.c_char_p(sys.argv[2].encode()), ctypes.byref(n), ctypes.byref(h)):
+    lib.LGBM_GetLastError.restype = ctypes.c_char_p
+    sys.stdout.write((lib.LGBM_GetLastError() or b"").decode("utf-8", "replace"))
+    sys.exit(3)
+lib.LGBM_BoosterFree(h)
+"""
+
+
+def _probe_lightgbm(path: Path, lib: Any) -> None:
+    import subprocess
+
+    libpath = getattr(lib, "_name", None)
+    if not isinstance(libpath, str) or not Path(libpath).is_file():
+        return  # an unusual build: load in-process as before
+    try:
+        res = subprocess.run([sys.executable, "-I", "-S", "-c", _LIGHTGBM_PROBE, libpath, str(path.resolve())],
+                             capture_output=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    except (OSError, subprocess.SubprocessError):
+        return
+    if res.returncode in (0, 4):  # loaded, or the library cannot be loaded in a child: load in-process as before
+        return
+    detail = res.stdout.decode("utf-8", "replace").strip()
+    if res.returncode == 3:
+        raise ModelLoadError(f"{path} is not a LightGBM model file: {detail.splitlines()[0] if detail else 'unreadable'}")
+    why = f"signal {-res.returncode}" if res.returncode < 0 else f"exit {res.returncode}"
+    raise ModelLoadError(
+        f"{path} is not a LightGBM model file: the LightGBM library aborts while reading it ({why}); the file "
+        "is corrupt or truncated: save the model again with booster.save_model"
+    )
+
+
 def load_lightgbm(path: Path) -> ModelAdapter:
     try:
         import lightgbm as lgb
@@ -274,10 +406,17 @@ def load_lightgbm(path: Path) -> ModelAdapter:
         raise ModelLoadError(
             "format 'lightgbm' needs the lightgbm package: pip install 'trustaudit[boost]'"
         ) from None
+    if not path.is_file():
+        raise ModelLoadError(f"{path} is not a LightGBM model file (a directory?); give the model's .txt file")
+    from lightgbm import basic
+
+    _probe_lightgbm(path, getattr(basic, "_LIB", None))
     try:
-        booster = lgb.Booster(model_file=str(path))
+        # LightGBM prints '[LightGBM] [Fatal] ...' to fd 2 before raising: capture it (the message is in exc)
+        with native_stderr_captured():
+            booster = lgb.Booster(model_file=str(path))
     except Exception as exc:
-        raise ModelLoadError(f"{path} is not a LightGBM model file: {str(exc).splitlines()[0]}") from None
+        raise ModelLoadError(f"{path} is not a LightGBM model file: {_first_line(exc)}") from None
     names = booster.feature_name()
 
     def proba(X: pd.DataFrame) -> np.ndarray:
@@ -341,7 +480,10 @@ def check_columns(adapter: ModelAdapter, X: pd.DataFrame) -> None:
 
 
 def finish_onnx(adapter: ModelAdapter, X: pd.DataFrame) -> None:
+    """ONNX: score a few rows once (a feed the model refuses is a load error, not a failure in every check) and
+    infer the class labels when the model's metadata does not list them."""
     if adapter.format == "onnx":
+        _onnx_run(adapter.native, [_prob_name(adapter.native)], X.head(8))
         _onnx_classes_from_labels(adapter, X.head(512))
 
 

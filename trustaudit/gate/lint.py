@@ -49,8 +49,9 @@ def detect(path: Path, text: str) -> Kind | None:
     if path.suffix not in (".yaml", ".yml"):
         return None
     try:
-        node = yamlsafe.compose(text, str(path))  # bounded: a 'billion laughs' or 10^5-deep file is not read
-    except yamlsafe.YamlInputError:
+        # bounded: a 'billion laughs' or a too deep file is an error (raised), text that is not YAML is not ours
+        node = yamlsafe.compose(text, str(path))
+    except yamlsafe.YamlSyntaxError:
         return None
     if not isinstance(node, yaml.MappingNode):
         return None
@@ -139,11 +140,12 @@ def lint_file(path: str | Path, kind: Kind | None = None) -> LintResult:
     """Validate one file; ``kind`` forces how it is read (default: detected)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        return LintResult(p, kind, errors=[f"{p}: cannot read: {exc.strerror or exc}"])
-    res = LintResult(p, kind or detect(p, text))
+        text = yamlsafe.read_text(p, "file")
+    except yamlsafe.YamlInputError as exc:
+        return LintResult(p, kind, errors=[exc.one_line()])
+    res = LintResult(p, kind)
     try:
+        res.kind = kind or detect(p, text)
         if res.kind == "manifest":
             _lint_manifest(p, text, res)
         elif res.kind == "rubric":

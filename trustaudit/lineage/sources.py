@@ -322,13 +322,30 @@ def _licenses(raw: Any, where: str, source: str) -> list[str]:
     return out
 
 
+def _list(value: Any, where: str, source: str) -> list[Any]:
+    """A BOM array (absent or null: empty); anything else is a one-line error naming the key."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BundleError(f"{source}: {where} must be a list, not {type(value).__name__}")
+    return value
+
+
+def _object(value: Any, where: str, source: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BundleError(f"{source}: {where} must be an object, not {type(value).__name__}")
+    return value
+
+
 def _component(raw: Any, where: str, source: str) -> BomComponent:
     if not isinstance(raw, dict):
         raise BundleError(f"{source}: {where} must be an object")
     if "name" not in raw or "type" not in raw:
         raise BundleError(f"{source}: {where} needs 'type' and 'name'")
     hashes: dict[str, str] = {}
-    for h in raw.get("hashes") or []:
+    for h in _list(raw.get("hashes"), f"{where}.hashes", source):
         if not isinstance(h, dict) or "alg" not in h or "content" not in h:
             raise BundleError(f"{source}: {where}.hashes entries need 'alg' and 'content'")
         alg = CDX_ALGORITHMS.get(str(h["alg"]))
@@ -337,19 +354,20 @@ def _component(raw: Any, where: str, source: str) -> BomComponent:
     ancestors = []
     pedigree = raw.get("pedigree")
     if isinstance(pedigree, dict):
-        for a in pedigree.get("ancestors") or []:
+        for a in _list(pedigree.get("ancestors"), f"{where}.pedigree.ancestors", source):
             if isinstance(a, dict) and a.get("name"):
                 ancestors.append(str(a["name"]))
     datasets = []
     card = raw.get("modelCard")
     if isinstance(card, dict):
-        for d in (card.get("modelParameters") or {}).get("datasets") or []:
+        params = _object(card.get("modelParameters"), f"{where}.modelCard.modelParameters", source)
+        for d in _list(params.get("datasets"), f"{where}.modelCard.modelParameters.datasets", source):
             if isinstance(d, dict):
                 val = d.get("ref") or d.get("name")
                 if val:
                     datasets.append(str(val))
     props = {}
-    for pr in raw.get("properties") or []:
+    for pr in _list(raw.get("properties"), f"{where}.properties", source):
         if isinstance(pr, dict) and "name" in pr:
             props[str(pr["name"])] = str(pr.get("value", ""))
     return BomComponent(

@@ -43,6 +43,8 @@ class _NeedFullLoader(Exception):
 
 def _build(node: Any) -> Any:
     cls = node.__class__
+    if node.tag != _TAGS[cls]:  # an explicit tag (!!int, !!binary, !custom): the full safe loader decides
+        raise _NeedFullLoader
     if cls is ScalarNode:
         value = node.value
         # plain (unquoted) style is None in PyYAML's pure parser and '' in libyaml's
@@ -62,7 +64,7 @@ def _fast_yaml(text: str) -> Any:
     """YAML to plain data, every scalar kept as text (the declaration's fields are all text).
 
     Composing nodes in libyaml and building dicts directly is about twice as fast as PyYAML's constructor;
-    merge keys or non-text keys fall back to the full safe loader.
+    merge keys, non-text keys and explicit tags fall back to the full (bounded) safe loader.
     """
     loader = _TextLoader(text)
     try:
