@@ -82,7 +82,8 @@ class AuditContext:
             y_pred = (proba.argmax(axis=1) == fav_idx).astype(np.int8)
         else:
             assert spec.prediction is not None
-            y_pred = encode_labels(self.data[spec.prediction], spec.favorable_label, f"prediction column '{spec.prediction}'")
+            y_pred = encode_labels(self.data[spec.prediction], spec.favorable_label,
+                                   f"prediction column '{spec.prediction}'", require_favorable=False)
             scores = (
                 pd.to_numeric(self.data[spec.score]).to_numpy(dtype=float) if spec.score is not None else None
             )
@@ -92,10 +93,10 @@ class AuditContext:
     @cached_property
     def favorable_index(self) -> int:
         """Column of predict_proba that holds the favourable label."""
-        from trustaudit.bundle.loader import _label_text
+        from trustaudit.bundle.loader import label_text
 
-        fav = _label_text(self.bundle.spec.favorable_label)
-        classes = [_label_text(c) for c in (self.model.classes if self.model is not None else [])]
+        fav = label_text(self.bundle.spec.favorable_label)
+        classes = [label_text(c) for c in (self.model.classes if self.model is not None else [])]
         if fav in classes:
             return classes.index(fav)
         if classes == ["0", "1"]:

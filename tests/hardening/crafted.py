@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import zipfile
-from pathlib import Path
 from itertools import count
+from pathlib import Path
 from typing import Any
 
 _ids = count(100_000)  # node ids that no real model file uses

@@ -263,3 +263,42 @@ def test_cyclonedx_with_scalars_where_lists_belong(tmp_path: Path) -> None:
         p.write_text(json.dumps({"bomFormat": "CycloneDX", "components": [{**comp, **extra}]}))
         with pytest.raises(BundleError, match=where):
             parse_cyclonedx(p)
+
+
+def test_predictions_that_are_never_favourable_are_audited_not_refused(synthetic_bundle, tmp_path):
+    """A model that refuses everyone is an extreme model, not a malformed bundle: fairness.model runs and reports
+    the rates it can (selection rates of 0), instead of an error."""
+    import json
+
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from trustaudit.cli import app
+
+    d = synthetic_bundle(n=300)
+    df = pd.read_csv(d / "data" / "eval.csv")
+    df.assign(pred="no").to_csv(d / "data" / "eval.csv", index=False)
+    m = d / "trustaudit.yaml"
+    m.write_text(m.read_text().replace("model: {path: model.skops, format: skops}\n", "").replace(
+        "favorable_label: 'yes'}", "favorable_label: 'yes', prediction: pred}"))
+    r = CliRunner().invoke(app, ["audit", str(d), "--out", str(tmp_path), "-c", "fairness.model",
+                                 "--param", "fairness.model.bootstrap=50"])
+    assert r.exit_code in (0, 1), r.output
+    check = json.loads((tmp_path / "report.json").read_text())["checks"][0]
+    assert check["status"] != "error", check["error"]
+    rates = [m["value"] for m in check["metrics"] if m["name"] == "selection_rate"]
+    assert rates and all(v == 0 for v in rates)
+
+
+def test_text_in_a_numeric_feature_is_a_load_error(synthetic_bundle):
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from trustaudit.cli import app
+
+    d = synthetic_bundle(n=200)
+    df = pd.read_csv(d / "data" / "eval.csv")
+    df.assign(income="lots").to_csv(d / "data" / "eval.csv", index=False)
+    r = CliRunner().invoke(app, ["validate", str(d)])
+    assert r.exit_code == 2 and "cannot score the data's first rows" in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1

@@ -171,8 +171,11 @@ def _closest(name: str, choices: list[str]) -> str:
     return f" (did you mean '{m[0]}'?)" if m else ""
 
 
-def encode_labels(series: pd.Series, favorable: Any, what: str) -> np.ndarray:
-    """1 where the value equals the favourable label, else 0 (compared as text so 1 == '1')."""
+def encode_labels(series: pd.Series, favorable: Any, what: str, *, require_favorable: bool = True) -> np.ndarray:
+    """1 where the value equals the favourable label, else 0 (compared as text so 1 == '1').
+
+    ``require_favorable``: refuse a column where the favourable value never occurs (a mistyped favorable_label
+    in the label column); predictions may legitimately never be favourable (a model that refuses everyone)."""
     if series.isna().any():
         n = int(series.isna().sum())
         raise BundleError(f"{what} has {n} missing value(s); drop or fill those rows before auditing")
@@ -186,7 +189,7 @@ def encode_labels(series: pd.Series, favorable: Any, what: str) -> np.ndarray:
         text = series.map(_label_text)
         y = (text == fav).to_numpy()
         distinct = set(text.unique())
-    if not y.any():
+    if require_favorable and not y.any():
         seen = ", ".join(sorted(distinct)[:8])
         raise BundleError(
             f"favorable_label {favorable!r} never occurs in {what} (values seen: {seen}); fix data.favorable_label"
@@ -222,6 +225,11 @@ def check_predictions(pred: pd.Series, label: pd.Series, pred_name: str, label_n
             f"prediction column '{pred_name}' holds values {listed(extra)} that are not labels ('{label_name}' "
             f"holds {listed(labels)}); a binary classifier's predictions use the label's two values"
         )
+
+
+def label_text(v: Any) -> str:
+    """A label value as text, the way labels, predictions and model classes are compared (1 == 1.0 == '1')."""
+    return _label_text(v)
 
 
 def _label_text(v: Any) -> str:
@@ -396,6 +404,7 @@ def load_bundle(path: str | Path, *, allow_unsafe_pickle: bool = False, load_mod
         if missing:
             raise BundleError(f"feature columns missing from the data: {', '.join(missing[:5])}; fix data.features")
         M.finish_onnx(model, df[cols])
+        M.probe(model, df[cols])
         if model.classes and len(model.classes) != 2:
             raise ModelLoadError(
                 f"the model has {len(model.classes)} classes {model.classes}; trustaudit audits binary classifiers"

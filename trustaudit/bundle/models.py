@@ -487,6 +487,27 @@ def finish_onnx(adapter: ModelAdapter, X: pd.DataFrame) -> None:
         _onnx_classes_from_labels(adapter, X.head(512))
 
 
+def probe(adapter: ModelAdapter, X: pd.DataFrame, rows: int = 8) -> None:
+    """Score a few rows once at load time, for every format: data the model cannot take (text in a numeric
+    feature, a missing category handling) is one load error instead of the same error in every check."""
+    if adapter.format == "onnx" or len(X) == 0:
+        return  # finish_onnx scores ONNX models with its own feed errors
+    sample = X.head(rows)
+    try:
+        with native_stderr_captured():
+            proba = adapter.predict_proba(sample)
+    except Exception as exc:
+        raise ModelLoadError(
+            f"the {adapter.type_name} model cannot score the data's first rows ({type(exc).__name__}: "
+            f"{_first_line(exc)}); check the feature columns' types and values against what the model was trained on"
+        ) from None
+    if proba.ndim != 2 or proba.shape[0] != len(sample):
+        raise ModelLoadError(
+            f"the {adapter.type_name} model returned probabilities of shape {proba.shape} for {len(sample)} rows; "
+            "trustaudit needs one row of class probabilities per data row"
+        )
+
+
 def wrap_estimator(model: Any) -> ModelAdapter:
     """Adapter for an in-memory model given to the Python API."""
     if isinstance(model, ModelAdapter):
