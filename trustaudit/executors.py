@@ -284,7 +284,7 @@ class LocalExecutor(Executor):
 # -- Dask -------------------------------------------------------------------------------------------------
 
 
-def _dask_address(spec: str) -> str:
+def dask_address(spec: str) -> str:
     for prefix, scheme in (("dask+tls://", "tls://"), ("dask://", "tcp://")):
         if spec.startswith(prefix):
             rest = spec[len(prefix):].strip("/")
@@ -317,7 +317,7 @@ class DaskExecutor(Executor):
         else:
             addr = str(address)
             if addr.startswith(("dask://", "dask+tls://")):
-                addr = _dask_address(addr)
+                addr = dask_address(addr)
             try:
                 self._client = distributed.Client(addr, timeout=timeout, set_as_default=False)
             except OSError as exc:
@@ -388,13 +388,13 @@ def resolve_executor(spec: str | Executor | None = None, *, workers: int | None 
         return SerialExecutor()
     if text.startswith(("dask://", "dask+tls://", "tcp://", "tls://")):
         if text.startswith("dask"):
-            _dask_address(text)  # validate before importing distributed
+            dask_address(text)  # validate before importing distributed
         return DaskExecutor(text)
     raise ExecutorError(f"unknown executor '{text}'; use local, serial or dask://HOST:PORT")
 
 
 @contextmanager
-def _owned(spec: str | Executor | None, workers: int | None) -> Iterator[Executor]:
+def owned_executor(spec: str | Executor | None, workers: int | None) -> Iterator[Executor]:
     """The executor for ``spec``; closed on exit only if it was created here."""
     ex = resolve_executor(spec, workers=workers)
     try:
@@ -415,7 +415,7 @@ def current_executor() -> Executor:
 @contextmanager
 def use_executor(spec: str | Executor | None, *, workers: int | None = None) -> Iterator[Executor]:
     """Make an executor current for :func:`map_rows` calls without ``executor=`` (e.g. inside checks)."""
-    with _owned(spec, workers) as ex:
+    with owned_executor(spec, workers) as ex:
         reset = _CURRENT.set(ex)
         try:
             yield ex
@@ -496,6 +496,6 @@ def map_rows(
         parts = ex.map(_apply_chunk, items, shared=payload) if len(items) > 1 \
             else [_apply_chunk(i, payload) for i in items]
     else:
-        with _owned(executor, None) as ex:
+        with owned_executor(executor, None) as ex:
             parts = ex.map(_apply_chunk, items, shared=payload)
     return combine(parts) if combine is not None else parts

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trustaudit.errors import TrustAuditError
-from trustaudit.executors import Executor, _owned
+from trustaudit.executors import Executor, owned_executor
 
 if TYPE_CHECKING:
     from trustaudit.results import AuditReport
@@ -197,7 +197,7 @@ def audit_many_outcomes(
     # largest bundles first (longest-processing-time scheduling): a big bundle started last would leave the other
     # workers idle while it runs. Results are put back in input order.
     order = sorted(range(len(tasks)), key=lambda i: (-_bundle_bytes(bundles[i]), i))
-    with _owned(executor, workers) as ex:
+    with owned_executor(executor, workers) as ex:
         cb = (lambda _j, outcome: callback(outcome)) if callback is not None else None
         done: list[BundleOutcome] = ex.map(_audit_task, [tasks[i] for i in order], callback=cb)
     by_input = dict(zip(order, done))
@@ -362,7 +362,7 @@ def openness_many(
     items = [(str(p), strict_mot) for p in paths]
     if not items:
         return []
-    with _owned(executor, workers) as ex:
+    with owned_executor(executor, workers) as ex:
         size = batch_size or max(1, -(-len(items) // (4 * ex.workers)))
         batches = [items[i : i + size] for i in range(0, len(items), size)]
         graded = [r for batch in ex.map(_openness_batch, batches) for r in batch]

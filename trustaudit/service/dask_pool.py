@@ -190,10 +190,10 @@ class DaskPool:
 
     def __init__(self, spec: str, data_dir: Path, allow_unsafe_pickle: bool, sm: Any, *, limits: Any = None,
                  connect_timeout: float = 10.0, poll_s: float = 0.2, trusted_types: tuple[str, ...] = ()) -> None:
-        from trustaudit.executors import ExecutorError, _dask_address
+        from trustaudit.executors import ExecutorError, dask_address
 
         if spec.startswith(("dask://", "dask+tls://")):
-            self.address = _dask_address(spec)
+            self.address = dask_address(spec)
         elif spec.startswith(("tcp://", "tls://")):
             self.address = spec
         else:

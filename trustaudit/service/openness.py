@@ -13,13 +13,13 @@ def score_upload(text: str, filename: str) -> Any:
     """Score the text of a MOT ``model.yml`` or a model card (Markdown with YAML front matter)."""
     from trustaudit.openness import load_mot_text, score_openness
     from trustaudit.openness.errors import OpennessInputError
-    from trustaudit.openness.io import _yaml, declaration_from_card_meta, split_front_matter
+    from trustaudit.openness.io import declaration_from_card_meta, load_yaml, split_front_matter
 
     front = split_front_matter(text)
     if filename.lower().endswith(".md") or front is not None:
         if front is None:
             raise OpennessInputError(f"{filename} has no YAML front matter (a '---' block at the top)")
-        meta = _yaml(front, f"{filename} (front matter)") or {}
+        meta = load_yaml(front, f"{filename} (front matter)") or {}
         if not isinstance(meta, dict):
             raise OpennessInputError(f"{filename}: the front matter must be a YAML mapping")
         stem = filename.rsplit("/", 1)[-1].rsplit(".", 1)[0] or "model"
