@@ -4,6 +4,12 @@
 Usage (from the repository root)::
 
     OMP_NUM_THREADS=2 .venv/bin/python bench/bench_robustness.py [--repeat 3] [--bundles adult-income-logreg,...]
+    .venv/bin/python bench/bench_robustness.py --compare-audit /tmp/ta-old [--bundles adult-income-hgb]
+
+``--compare-audit OLD_TREE`` times the default audit (every check, ``trustaudit audit BUNDLE --out DIR``) of each
+bundle with an older checkout (``git worktree add /tmp/ta-old HEAD``, run with ``PYTHONPATH=OLD_TREE`` and the same
+virtual environment) and with this tree, one after the other, ``--repeat`` times, and prints both wall times and
+their ratio.
 
 For every (bundle, check) it prints the check's time (``Check.run`` on a fresh audit context), the time of the
 same work written directly against ART (same rows, same budgets, same attack parameters, same starting points
@@ -18,10 +24,12 @@ What "ART called directly" is, per check:
 * robustness.adversarial, gradient (logistic regression): ART's ScikitlearnLogisticRegression on the bare
   estimator in the pipeline's transformed space; FastGradientMethod and ProjectedGradientDescent at every budget
   with the budget converted to each transformed column; predictions of the adversarial rows by the estimator.
-* robustness.adversarial, black-box (HGB, ONNX): BlackBoxClassifier + HopSkipJump per row on the same mutable
-  features, same start points and seeds, scored by the same model function; no validity projection. ART needs
-  a numeric array: the baseline uses trustaudit's numeric encoding of the rows, and building it is timed on
-  both sides.
+* robustness.adversarial, search (HGB, ONNX; the default for models without gradients): no ART baseline (ART
+  has no batched black-box attack for tabular rows; see docs/robustness.md): the check's time is printed alone.
+* robustness.adversarial, method blackbox (HGB, ONNX): BlackBoxClassifier + HopSkipJump per row on the same
+  mutable features, same start points and seeds, scored by the same model function; no validity projection.
+  ART needs a numeric array: the baseline uses trustaudit's numeric encoding of the rows, and building it is
+  timed on both sides.
 * robustness.noise: ART has no random-noise attack: the baseline is the same perturbations written with
   numpy/pandas on the DataFrame and scored by ``model.predict_proba``.
 * robustness.membership_inference: ART's MembershipInferenceBlackBox fit/infer on the same members and
@@ -47,13 +55,17 @@ sys.path.insert(0, str(ROOT))
 
 from trustaudit.bundle.loader import load_bundle  # noqa: E402
 from trustaudit.checks.robustness import _art  # noqa: E402
-from trustaudit.checks.robustness.adversarial import AdversarialParams, AdversarialRobustnessCheck  # noqa: E402
+from trustaudit.checks.robustness.adversarial import (  # noqa: E402
+    AdversarialParams,
+    AdversarialRobustnessCheck,
+    attack_sample,
+)
 from trustaudit.checks.robustness.constraints import build_space  # noqa: E402
 from trustaudit.checks.robustness.noise import NoiseParams, NoiseRobustnessCheck  # noqa: E402
 from trustaudit.checks.robustness.privacy import (  # noqa: E402
     MembershipInferenceCheck,
     MembershipParams,
-    split,
+    fold_ids,
 )
 from trustaudit.context import AuditContext  # noqa: E402
 from trustaudit.features import feature_space  # noqa: E402
@@ -79,7 +91,7 @@ def direct_gradient(ctx: AuditContext, p: AdversarialParams) -> dict[str, Any]:
     assert fs is not None and fs.matrix is not None
     pre, lr = ctx.model.native[:-1], ctx.model.native[-1]
     fav = ctx.favorable_index
-    idx = ctx.sample(p.n_samples, f"{AdversarialRobustnessCheck.id}:gradient")
+    idx = attack_sample(ctx, p, "gradient")
     T = np.asarray(pre.transform(ctx.X.iloc[idx]), dtype=np.float64)
     y = ctx.y_true[idx]
     correct = (lr.predict_proba(T).argmax(axis=1) == fav).astype(int) == y
@@ -170,7 +182,7 @@ def direct_noise(ctx: AuditContext, p: NoiseParams) -> dict[str, Any]:
     fav = ctx.favorable_index
     with _art.single_threaded():
         clean = model.predict_proba(X).argmax(axis=1) == fav
-        rates = {}
+        rates: dict[str, float] = {}
         for sigma in p.levels:
             Xn = X.copy()
             for c in num:
@@ -178,7 +190,7 @@ def direct_noise(ctx: AuditContext, p: NoiseParams) -> dict[str, Any]:
                 v = X[c].to_numpy(dtype=float) + rng.normal(0, sigma * full.std(ddof=0), len(X))
                 v = np.clip(v, full.min(), full.max())
                 Xn[c] = np.rint(v).astype(full.dtype) if pd.api.types.is_integer_dtype(full) else v
-            rates[sigma] = float(((model.predict_proba(Xn).argmax(axis=1) == fav) != clean).mean())
+            rates[f"{sigma:g}"] = float(((model.predict_proba(Xn).argmax(axis=1) == fav) != clean).mean())
         sets = []
         pick = rng.integers(0, len(cat), len(X))
         Xc = X.copy()
@@ -211,15 +223,17 @@ def direct_membership(ctx: AuditContext, p: MembershipParams) -> dict[str, Any]:
         lm = np.where(ym == 1, fav, 1 - fav)
         ln = np.where(ctx.y_true[nm] == 1, fav, 1 - fav)
         rng = ctx.rng(f"{MembershipInferenceCheck.id}:split")
-        tr_m, te_m = split(len(m), p.attack_train_fraction, rng)
-        tr_n, te_n = split(len(nm), p.attack_train_fraction, rng)
-        est = art.estimators.classification.BlackBoxClassifier(lambda x: x, input_shape=(1,), nb_classes=2)
-        mia = art.attacks.inference.membership_inference.MembershipInferenceBlackBox(est, attack_model_type="rf")
-        mia.attack_model.set_params(random_state=0)
-        mia.fit(y=lm[tr_m], test_y=ln[tr_n], pred=pm[tr_m], test_pred=pn[tr_n])
-        a = mia.infer(None, lm[te_m], pred=pm[te_m]).ravel()
-        b = mia.infer(None, ln[te_n], pred=pn[te_n]).ravel()
-    return {"accuracy": float(((a == 1).sum() + (b == 0).sum()) / (len(a) + len(b)))}
+        f_m, f_n = fold_ids(len(m), p.folds, rng), fold_ids(len(nm), p.folds, rng)
+        correct = 0
+        for f in range(p.folds):
+            est = art.estimators.classification.BlackBoxClassifier(lambda x: x, input_shape=(1,), nb_classes=2)
+            mia = art.attacks.inference.membership_inference.MembershipInferenceBlackBox(est,
+                                                                                         attack_model_type="rf")
+            mia.attack_model.set_params(random_state=0)
+            mia.fit(y=lm[f_m != f], test_y=ln[f_n != f], pred=pm[f_m != f], test_pred=pn[f_n != f])
+            correct += int((mia.infer(None, lm[f_m == f], pred=pm[f_m == f]).ravel() == 1).sum())
+            correct += int((mia.infer(None, ln[f_n == f], pred=pn[f_n == f]).ravel() == 0).sum())
+    return {"accuracy": correct / (len(m) + len(nm))}
 
 
 # -- driver --------------------------------------------------------------------------------------------------
@@ -231,11 +245,46 @@ def timed(fn: Any) -> tuple[float, Any]:
     return time.perf_counter() - t0, out
 
 
+def compare_audit(old_tree: str, bundles: list[str], repeat: int) -> None:
+    """Default audit wall time, an older checkout (PYTHONPATH=old_tree) then this tree, ``repeat`` times."""
+    import subprocess
+    import tempfile
+
+    exe = str(Path(sys.executable).with_name("trustaudit"))
+    for name in bundles:
+        times: dict[str, list[float]] = {"old": [], "new": []}
+        for _ in range(repeat):
+            for label in ("old", "new"):
+                env = dict(os.environ)
+                env.pop("PYTHONPATH", None)
+                if label == "old":
+                    env["PYTHONPATH"] = old_tree
+                with tempfile.TemporaryDirectory() as out:  # run outside the repository: no '' on sys.path
+                    where = subprocess.run([sys.executable, "-c", "import trustaudit; print(trustaudit.__file__)"],
+                                           env=env, capture_output=True, text=True, check=True, cwd=out).stdout.strip()
+                    t0 = time.perf_counter()
+                    proc = subprocess.run([exe, "audit", str(ROOT / "sample_models" / name), "--out", out + "/r"],
+                                          env=env, capture_output=True, text=True, cwd=out)
+                    dt = time.perf_counter() - t0
+                if proc.returncode not in (0, 1):
+                    raise SystemExit(f"{label} audit failed ({proc.returncode}): {proc.stderr[-2000:]}")
+                times[label].append(dt)
+                print(f"{name:<26} {label:<4} {dt:7.1f}s  ({where})", flush=True)
+        old, new = statistics.median(times["old"]), statistics.median(times["new"])
+        print(f"{name}: default audit old {old:.1f}s, new {new:.1f}s (medians of {repeat}), ratio {new / old:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--bundles", default="adult-income-logreg,adult-income-hgb,adult-income-logreg-onnx")
+    ap.add_argument("--compare-audit", metavar="OLD_TREE", default=None,
+                    help="time the default audit with an older checkout and with this tree")
     args = ap.parse_args()
+    if args.compare_audit:
+        bundles = args.bundles.split(",") if args.bundles != ap.get_default("bundles") else ["adult-income-hgb"]
+        compare_audit(args.compare_audit, bundles, args.repeat)
+        return
     _art.import_art()
     print(f"{'bundle':<26} {'check':<34} {'check s':>8} {'ART s':>8} {'ratio':>6} {'median':>6}  notes")
     total_check: dict[str, float] = {}
@@ -250,13 +299,16 @@ def main() -> None:
             cases.append(("robustness.adversarial", AdversarialRobustnessCheck, adv_p,
                           lambda ctx, p=adv_p: direct_gradient(ctx, p)))
         else:
-            def hsj_baseline(ctx: AuditContext, p: AdversarialParams = adv_p) -> Any:
+            hsj_p = AdversarialParams(method="blackbox")
+
+            def hsj_baseline(ctx: AuditContext, p: AdversarialParams = hsj_p) -> Any:
                 with _art.single_threaded():
                     space = build_space(ctx, "fixed")  # the numeric encoding ART needs
-                idx = ctx.sample(p.n_blackbox, f"{AdversarialRobustnessCheck.id}:blackbox")
+                idx = attack_sample(ctx, p, "blackbox")
                 return direct_hopskipjump(ctx, p, {"space": space, "idx": idx, "Z0": space.encode(idx)})
 
-            cases.append(("robustness.adversarial", AdversarialRobustnessCheck, adv_p, hsj_baseline))
+            cases.append(("robustness.adversarial", AdversarialRobustnessCheck, adv_p, None))
+            cases.append(("robustness.adversarial[blackbox]", AdversarialRobustnessCheck, hsj_p, hsj_baseline))
         noise_p = NoiseParams()
         cases.append(("robustness.noise", NoiseRobustnessCheck, noise_p, lambda ctx, p=noise_p: direct_noise(ctx, p)))
         mia_p = MembershipParams()
@@ -270,14 +322,21 @@ def main() -> None:
                 dt, out = timed(lambda ctx=ctx, cls=cls, params=params: cls().run(ctx, params))
                 t_check.append(dt)
                 notes = out.evidence.get("method", "") or ""
-                ctx = fresh_context(bundle)
-                dt, _ = timed(lambda ctx=ctx, baseline=baseline: baseline(ctx))
-                t_direct.append(dt)
-            c, d = min(t_check), min(t_direct)
-            med = statistics.median(t_check) / statistics.median(t_direct)
-            total_check[name] = total_check.get(name, 0.0) + statistics.median(t_check)
+                if baseline is not None:
+                    ctx = fresh_context(bundle)
+                    dt, _ = timed(lambda ctx=ctx, baseline=baseline: baseline(ctx))
+                    t_direct.append(dt)
+            c = min(t_check)
+            if not cid.endswith("[blackbox]"):
+                total_check[name] = total_check.get(name, 0.0) + statistics.median(t_check)
             if cid == "robustness.noise":
                 notes = "baseline: numpy/pandas + predict_proba (ART has no noise attack)"
+            if not t_direct:
+                print(f"{name:<26} {cid:<34} {c:8.2f} {'-':>8} {'-':>6} {'-':>6}  {notes} (no ART baseline)",
+                      flush=True)
+                continue
+            d = min(t_direct)
+            med = statistics.median(t_check) / statistics.median(t_direct)
             print(f"{name:<26} {cid:<34} {c:8.2f} {d:8.2f} {c / d:6.2f} {med:6.2f}  {notes}", flush=True)
     for name, t in total_check.items():
         print(f"{name}: whole robustness family {t:.1f}s (median runs, after the audit's shared setup)")

@@ -1,5 +1,5 @@
-"""robustness.adversarial: a known-answer FGSM case, cross-checks against ART called directly, the black-box and
-tree paths, skips, time and query budgets, determinism."""
+"""robustness.adversarial: a known-answer FGSM case, cross-checks against ART called directly, the search,
+HopSkipJump and tree paths, skips, query budgets, determinism."""
 
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def _art_direct_fgsm_pgd(ctx, run, b, pgd_steps=10):
 def test_gradient_attack_matches_art_called_directly(bundle, synthetic, adult):
     ctx = synthetic("logreg")[0] if bundle == "synthetic" else adult(bundle)
     budgets = (0.1, 0.5)
-    run = attack(ctx, AdversarialParams(n_samples=300, budgets=budgets))
+    run = attack(ctx, AdversarialParams(n_samples=300, budgets=budgets, target_half_width=None))
     space = run.space
     Z0 = run.Z0[run.result.rows]
     for b in budgets:
@@ -120,7 +120,7 @@ def test_blackbox_hopskipjump_on_hgb(adult):
     from trustaudit.checks.robustness.adversarial import _report
 
     ctx = adult("adult-income-hgb")
-    p = dict(n_blackbox=8, hsj_max_iter=3, budgets=(0.1, 0.5, 1.0, 2.0))
+    p = dict(method="blackbox", n_blackbox=8, hsj_max_iter=3, budgets=(0.1, 0.5, 1.0, 2.0))
     run = attack(ctx, AdversarialParams(**p))
     out = _report(ctx, run, AdversarialParams(**p), time.perf_counter())
     ev = out.evidence
@@ -150,7 +150,7 @@ def test_hopskipjump_matches_art_called_directly(synthetic):
     """Our HopSkipJump run is ART's: calling HopSkipJump directly with the same classifier function, start point
     and global seed gives the same raw adversarial row; our reported perturbation is the closest valid one."""
     ctx, _ = synthetic("hgb")
-    p = AdversarialParams(n_blackbox=8, hsj_max_iter=3)
+    p = AdversarialParams(method="blackbox", n_blackbox=8, hsj_max_iter=3)
     run = attack(ctx, p)
     space, res = run.space, run.result
     art = _art.import_art()
@@ -198,7 +198,7 @@ def test_hopskipjump_matches_art_called_directly(synthetic):
 
 def test_onnx_model_blackbox_with_fast_path(adult):
     ctx = adult("adult-income-logreg-onnx")
-    out = _run(ctx, n_blackbox=10, hsj_max_iter=3)
+    out = _run(ctx, method="blackbox", n_blackbox=10, hsj_max_iter=3)
     ev = out.evidence
     assert ev["method"] == "blackbox" and ev["space"] == "encoded"
     assert ev["clean_prediction_mismatches"] == 0 and ev["scoring"]["disagreements"] == 0
@@ -247,23 +247,26 @@ def test_method_not_available_is_skipped(synthetic):
         _run(synthetic("logreg")[0], method="tree")
 
 
-def test_time_budget_stops_early(synthetic):
+@pytest.mark.parametrize("method", ["search", "blackbox"])
+def test_safety_stop_judges_nothing(synthetic, method):
+    """A run cut short by the safety stop reports what it measured, says so, and judges none of it."""
     ctx, _ = synthetic("hgb")
     t0 = time.perf_counter()
-    out = _run(ctx, n_blackbox=30, time_budget_s=0.05)
-    assert time.perf_counter() - t0 < 30
+    out = _run(ctx, method=method, n_blackbox=30, time_budget_s=1e-6)
+    assert time.perf_counter() - t0 < 60
     assert out.evidence["stopped_early"] is True
-    assert any("stopped early" in w for w in out.warnings)
-    assert _metric(out, "clean_accuracy").n < 30
+    assert any("stopped early" in w and "time_budget_s=1e-06" in w for w in out.warnings)
+    assert out.metrics and all(not m.judged for m in out.metrics)
+    assert all(m.note.startswith("not judged: stopped early after") for m in out.metrics)
 
 
 def test_query_budget_per_row(synthetic):
     ctx, _ = synthetic("hgb")
-    out = _run(ctx, n_blackbox=6, max_queries=60)
+    out = _run(ctx, method="blackbox", n_blackbox=6, max_queries=60)
     status = out.evidence["row_status"]
     assert status["query_budget"] == status["attacked"] > 0
     assert out.evidence["queries_total"] <= 60 * status["attacked"]
-    again = _run(ctx, n_blackbox=6, max_queries=60)
+    again = _run(ctx, method="blackbox", n_blackbox=6, max_queries=60)
     assert [m.value for m in again.metrics] == [m.value for m in out.metrics]
 
 
@@ -314,7 +317,8 @@ def test_fast_path_disagreement_rescored_by_full_model(synthetic):
         return proba
 
     space.predict_proba = lying
-    run = attack(ctx, AdversarialParams(n_blackbox=8, hsj_max_iter=2, budgets=(5.0,)))
+    run = attack(ctx, AdversarialParams(n_samples=60, target_half_width=None, budgets=(5.0,)))
+    assert run.method == "search"
     assert run.result.scoring["rescored_by_full_model"] is True
     broken = np.flatnonzero(run.result.broken[5.0])
     df = space.decode(run.result.adv[5.0][broken], run.idx[broken])

@@ -95,6 +95,7 @@ def test_noise_deterministic_and_time_budget(synthetic):
     assert [m.model_dump() for m in a.metrics] == [m.model_dump() for m in b.metrics]
     c = NoiseRobustnessCheck().run(ctx, NoiseParams(n_samples=200, time_budget_s=1e-9))
     assert c.evidence["stopped_early"] is True and c.evidence["levels_done"] == []
+    assert c.metrics and all(not m.judged and m.note.startswith("not judged: stopped early") for m in c.metrics)
 
 
 def test_fast_path_disagreement_falls_back_to_full_model(synthetic):

@@ -9,8 +9,8 @@ from trustaudit.checks.robustness import _art
 from trustaudit.checks.robustness.privacy import (
     MembershipInferenceCheck,
     MembershipParams,
+    fold_ids,
     membership_inputs,
-    split,
 )
 
 
@@ -21,10 +21,11 @@ def _metric(out, name):
 
 
 def test_matches_art_called_directly(adult):
+    """The check's cross-fitted attack is ART's MembershipInferenceBlackBox fitted on the other folds and inferring
+    each fold, on the same members / non-members, folds and attack-model seed: same counts."""
     ctx = adult("adult-income-hgb")
-    p = MembershipParams(n_samples=300)
+    p = MembershipParams(n_samples=300, folds=3)
     out = MembershipInferenceCheck().run(ctx, p)
-    # ART directly, on the same members / non-members, split and attack-model seed
     inputs = membership_inputs(ctx, 300, MembershipInferenceCheck.id)
     assert len(inputs["members"]) == len(inputs["nonmembers"]) == 300
     # the non-member probabilities the check takes from the audit's scores are the model's
@@ -32,23 +33,26 @@ def test_matches_art_called_directly(adult):
     np.testing.assert_allclose(inputs["p_nonmembers"], direct_p, atol=1e-12)
     art = _art.import_art()
     rng = ctx.rng(f"{MembershipInferenceCheck.id}:split")
-    tr_m, te_m = split(300, 0.5, rng)
-    tr_n, te_n = split(300, 0.5, rng)
+    f_m, f_n = fold_ids(300, 3, rng), fold_ids(300, 3, rng)
+    assert sorted(np.bincount(f_m)) == [100, 100, 100]
     seed = int(ctx.rng(f"{MembershipInferenceCheck.id}:attack-model").integers(0, 2**31 - 1))
-    est = art.estimators.classification.BlackBoxClassifier(lambda x: x, input_shape=(1,), nb_classes=2)
-    mia = art.attacks.inference.membership_inference.MembershipInferenceBlackBox(est, attack_model_type="rf")
-    mia.attack_model.set_params(random_state=seed)
     lm, ln, pm, pn = (inputs[k] for k in ("label_members", "label_nonmembers", "p_members", "p_nonmembers"))
-    mia.fit(y=lm[tr_m], test_y=ln[tr_n], pred=pm[tr_m], test_pred=pn[tr_n])
-    inf_m = mia.infer(None, lm[te_m], pred=pm[te_m]).ravel()
-    inf_n = mia.infer(None, ln[te_n], pred=pn[te_n]).ravel()
-    acc = ((inf_m == 1).sum() + (inf_n == 0).sum()) / (len(te_m) + len(te_n))
+    inf_m, inf_n = np.zeros(300, dtype=int), np.zeros(300, dtype=int)
+    for f in range(3):
+        est = art.estimators.classification.BlackBoxClassifier(lambda x: x, input_shape=(1,), nb_classes=2)
+        mia = art.attacks.inference.membership_inference.MembershipInferenceBlackBox(est, attack_model_type="rf")
+        mia.attack_model.set_params(random_state=seed)
+        mia.fit(y=lm[f_m != f], test_y=ln[f_n != f], pred=pm[f_m != f], test_pred=pn[f_n != f])
+        inf_m[f_m == f] = mia.infer(None, lm[f_m == f], pred=pm[f_m == f]).ravel()
+        inf_n[f_n == f] = mia.infer(None, ln[f_n == f], pred=pn[f_n == f]).ravel()
+    acc = ((inf_m == 1).sum() + (inf_n == 0).sum()) / 600
     m = _metric(out, "membership_inference_accuracy")
     assert m.value == pytest.approx(acc, abs=1e-12)
-    assert m.n == 300 and m.ci is not None and m.ci.low < 0.5 + 0.1  # the HGB does not leak much
+    assert m.n == 600 and m.ci is not None and m.ci.low < 0.5 + 0.1  # every row held out; the HGB leaks little
     adv = _metric(out, "membership_advantage")
     assert adv.value == pytest.approx(inf_m.mean() - inf_n.mean(), abs=1e-12)
-    assert out.evidence["baseline"] == 0.5
+    assert _metric(out, "membership_tpr").n == _metric(out, "membership_fpr").n == 300
+    assert out.evidence["baseline"] == 0.5 and out.evidence["folds"] == 3
 
 
 def test_overfit_model_leaks(synthetic):

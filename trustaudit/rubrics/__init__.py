@@ -55,8 +55,9 @@ class Condition(BaseModel):
     severity: Literal["fail", "warn"] = "fail"
     judge: Literal["interval", "value"] = Field(
         "interval",
-        description="interval: fail only when the whole confidence interval violates the bound, warn when only "
-        "the point estimate does; value: judge the point estimate",
+        description="interval: pass when the whole confidence interval meets the bound, fail (with the "
+        "condition's severity) when the whole interval violates it, warn ('uncertain') when it reaches both sides, "
+        "wherever the point estimate fell; value: judge the point estimate",
     )
     abs: bool = Field(False, description="Apply the bound to the absolute value (for signed differences)")
     where: dict[str, str | float] = Field(
@@ -144,6 +145,21 @@ class Condition(BaseModel):
             ">": hi > v,
             ">=": hi >= v,
             "==": lo <= v <= hi,
+        }[self.op]
+
+    def _interval_satisfies(self, lo: float, hi: float) -> bool:
+        """Does every value of the interval meet the bound?"""
+        v = self.value
+        if self.op == "between":
+            assert isinstance(v, list)
+            return lo >= v[0] and hi <= v[1]
+        assert not isinstance(v, list)
+        return {
+            "<": hi < v,
+            "<=": hi <= v,
+            ">": lo > v,
+            ">=": lo >= v,
+            "==": math.isclose(lo, v, rel_tol=1e-9, abs_tol=1e-12) and math.isclose(hi, v, rel_tol=1e-9, abs_tol=1e-12),
         }[self.op]
 
     def matches(self, m: Metric) -> bool:
@@ -234,9 +250,8 @@ class Condition(BaseModel):
             "spec": self.spec(),
         }
         if not m.judged:
-            return ConditionResult(
-                **base, status=Status.SKIPPED, message=f"not judged: {m.note or 'sample too small'} (n={m.n})"
-            )
+            why = (m.note or "sample too small").removeprefix("not judged: ")
+            return ConditionResult(**base, status=Status.SKIPPED, message=f"not judged: {why} (n={m.n})")
         if m.value is None or (isinstance(m.value, float) and math.isnan(m.value)):
             return ConditionResult(
                 **base, status=Status.WARN, message=f"{m.key} is undefined ({m.note or 'no data'})"
@@ -255,12 +270,15 @@ class Condition(BaseModel):
                     message=f"{m.key} = {m.value:.4g}, {ci.level:.0%} CI [{ci.low:.4g}, {ci.high:.4g}] "
                     f"violates {self.text()}",
                 )
-            if not ok:
+            if not self._interval_satisfies(lo, hi):
+                # the interval reaches both sides of the bound: uncertain, whichever side the estimate fell on
+                # (a verdict that follows the point estimate would flip with the seed)
+                side = "violates" if not ok else "meets"
                 return ConditionResult(
                     **base,
                     status=Status.WARN,
-                    message=f"{m.key} = {m.value:.4g} violates {self.text()} but its {ci.level:.0%} CI "
-                    f"[{ci.low:.4g}, {ci.high:.4g}] reaches the allowed region: uncertain",
+                    message=f"{m.key} = {m.value:.4g} {side} {self.text()} but its {ci.level:.0%} CI "
+                    f"[{ci.low:.4g}, {ci.high:.4g}] reaches both sides of the bound: uncertain",
                 )
             return ConditionResult(**base, status=Status.PASS, message=f"{m.key} = {m.value:.4g} meets {self.text()}")
         if ok:

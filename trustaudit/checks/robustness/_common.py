@@ -1,4 +1,4 @@
-"""Helpers shared by the robustness checks: per-group rates, plots, formatting."""
+"""Helpers shared by the robustness checks: per-group rates, the safety stop, plots, formatting."""
 
 from __future__ import annotations
 
@@ -36,10 +36,15 @@ def group_metrics(
     gap_name: str,
     level: float,
     min_group_size: int,
+    gap_half_width: float | None = None,
     extra: dict[str, Any] | None = None,
 ) -> tuple[list[Metric], list[list[Any]]]:
     """Rate of ``hit`` among ``eligible`` rows of the sample, per protected group, and the gap
-    (unprivileged minus privileged) with Newcombe's interval. Returns the metrics and table rows."""
+    (unprivileged minus privileged) with Newcombe's interval. Returns the metrics and table rows.
+
+    A gap is judged only when both groups have ``min_group_size`` rows and, with ``gap_half_width``, its
+    interval is no wider than +-``gap_half_width``: a wider one has too few rows in a group to tell a gap from
+    the sample's noise (its point estimate, which decides a warn condition, changes with the seed)."""
     metrics: list[Metric] = []
     rows: list[list[Any]] = []
     extra = extra or {}
@@ -58,11 +63,28 @@ def group_metrics(
             rows.append([comp.attribute, label, n, k / n if n else None])
         (ku, nu), (kp, np_) = counts[0], counts[1]
         ok = min(nu, np_) >= min_group_size
-        metrics.append(difference_metric(
+        gap = difference_metric(
             gap_name, ku, nu, kp, np_, level, subject=comp.subject, attribute=comp.attribute, group=comp.group,
             reference=comp.reference, judged=ok, note=None if ok else f"a group is smaller than {min_group_size}",
-            **extra))
+            **extra)
+        if ok and gap_half_width is not None and gap.ci is not None:
+            half = (gap.ci.high - gap.ci.low) / 2.0
+            if half > gap_half_width:
+                gap.judged = False
+                gap.note = (f"interval half-width {half:.3f} > gap_half_width {gap_half_width:g}: too few rows in "
+                            f"a group ({min(nu, np_)}) to judge the gap")
+        metrics.append(gap)
     return metrics, rows
+
+
+def stop_note(metrics: list[Metric], warnings: list[str], elapsed: float, budget: float) -> None:
+    """A run stopped by the safety stop: every metric reported but not judged, and a warning saying why."""
+    why = f"stopped early after {elapsed:.1f} s (time_budget_s={budget:g})"
+    for m in metrics:
+        m.judged = False
+        m.note = f"not judged: {why}" + (f"; {m.note}" if m.note else "")
+    warnings.append(f"{why}: the safety stop cut the run short, so its figures depend on the machine's speed; "
+                    "none of them is judged (raise time_budget_s, or lower the sample or query counts)")
 
 
 def fmt(x: float | None, digits: int = 4) -> float | None:

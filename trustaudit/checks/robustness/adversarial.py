@@ -1,13 +1,20 @@
 """Adversarial robustness: how much must a valid row change before the model's correct decision flips?
 
-The attack is chosen by what the model allows (ART does the attacking):
+The attack is chosen by what the model allows:
 
 * **gradient** - LogisticRegression and SVC final estimators of scikit-learn pipelines: white-box FGSM and PGD
   (L-infinity) at each budget, with ART's scikit-learn wrappers.
 * **tree** - a DecisionTreeClassifier final estimator: ART's DecisionTreeAttack.
-* **blackbox** - everything else (HistGradientBoosting, random forests, ONNX, XGBoost, LightGBM, any
-  predict_proba): ART's HopSkipJump, a decision-based attack, on ``BlackBoxClassifier``, with a per-row query
-  budget and the check's deadline.
+* **search** - everything else (HistGradientBoosting, random forests, ONNX, XGBoost, LightGBM, any
+  predict_proba): a batched score-based search of the valid perturbation space (:mod:`.search`), scored by the
+  real model, with a fixed number of model queries per row and budget.
+* **blackbox** - on request only: ART's HopSkipJump, a decision-based attack, on ``BlackBoxClassifier``, one row
+  at a time with a per-row query budget (0.1-1 s per row: for small samples).
+
+What is computed is fixed by the parameters and the seed: the rows (a seeded stratified sample, grown until the
+correctly classified rows give every attack success rate a 95% interval no wider than +-``target_half_width``),
+the queries, iterations and candidates per row. ``time_budget_s`` is only a safety stop: a run that hits it says
+so and none of its metrics is judged.
 
 Rows are perturbed in the standardised space of :mod:`.constraints` (budgets in standard deviations of each
 numeric feature), projected back to valid rows (protected and immutable columns unchanged, one-hot groups one-hot,
@@ -19,6 +26,7 @@ which the whole curve follows (broken at eps <=> minimal perturbation <= eps).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -28,14 +36,21 @@ from pydantic import Field, field_validator
 
 from trustaudit.checks.base import Check, CheckOutput, CheckParams
 from trustaudit.checks.robustness import _art
-from trustaudit.checks.robustness._common import fmt, group_metrics, write_curve_svg
+from trustaudit.checks.robustness._common import fmt, group_metrics, stop_note, write_curve_svg
 from trustaudit.checks.robustness.constraints import TabularSpace, build_space
-from trustaudit.checks.robustness.stats import interval, median_interval, rate_metric
+from trustaudit.checks.robustness.search import search_attack
+from trustaudit.checks.robustness.stats import (
+    interval,
+    max_half_width,
+    median_interval,
+    rate_metric,
+    rows_for_half_width,
+)
 from trustaudit.context import AuditContext
 from trustaudit.errors import SkipCheck
 from trustaudit.results import Metric, Table
 
-Method = Literal["gradient", "tree", "blackbox"]
+Method = Literal["gradient", "tree", "search", "blackbox"]
 
 
 class AdversarialParams(CheckParams):
@@ -44,26 +59,44 @@ class AdversarialParams(CheckParams):
         description="Perturbation budgets: the largest change of each mutable numeric feature, in standard "
         "deviations of that feature (L-infinity)",
     )
-    method: Literal["auto", "gradient", "tree", "blackbox"] = Field(
-        "auto", description="auto: gradient attacks where ART has gradients, DecisionTreeAttack for a decision "
-        "tree, HopSkipJump otherwise"
+    method: Literal["auto", "gradient", "tree", "search", "blackbox"] = Field(
+        "auto", description="auto: gradient attacks (FGSM + PGD) where ART has gradients, DecisionTreeAttack for a "
+        "decision tree, the batched search otherwise; blackbox: ART's HopSkipJump (on request: slow per row)"
     )
     categorical: Literal["fixed", "free"] = Field(
         "fixed", description="fixed: categorical columns never change; free: mutable categorical columns may "
         "take any observed category at no cost to the budget"
     )
-    n_samples: int = Field(1000, ge=10, description="Rows attacked by the gradient and tree attacks")
-    n_blackbox: int = Field(40, ge=5, description="Rows attacked by the decision-based (HopSkipJump) attack")
+    n_samples: int | None = Field(
+        None, ge=10, description="Rows sampled for the gradient, tree and search attacks, grown when needed to "
+        "reach target_half_width; None: 20000 for the gradient and tree attacks (cheap: every row of most "
+        "evaluation sets, so their results do not depend on the seed), 500 for the search")
+    target_half_width: float | None = Field(
+        0.025, gt=0, lt=0.5, description="The sample (gradient, tree and search attacks) is grown until it holds "
+        "enough correctly classified rows for every attack success rate to have a Wilson interval of at most this "
+        "half-width (1533 rows for 0.025 at 95%, 381 for 0.05); None: exactly n_samples rows")
+    search_queries: int = Field(100, ge=2, description="Search: model evaluations per attacked row and budget "
+                                "(structured candidates, then random-search steps)")
+    search_candidates: int = Field(16, ge=1, description="Search: candidates per row and random-search step")
+    search_corners: int = Field(64, ge=1, description="Search: corners of the budget box tried per row (all 2^k "
+                                "for k mutable numeric features when 2^k is at most this, else this many at random)")
+    refine_steps: int = Field(8, ge=0, description="Search: bisection steps moving each adversarial row back "
+                              "toward the original row")
+    n_blackbox: int = Field(40, ge=5, description="Rows attacked by HopSkipJump (method: blackbox)")
     pgd_steps: int = Field(10, ge=1, le=1000, description="PGD iterations (step = 2.5 * eps / steps)")
     hsj_max_iter: int = Field(10, ge=1, le=1000, description="HopSkipJump iterations per row")
     hsj_max_eval: int = Field(100, ge=1, description="HopSkipJump: largest number of gradient-estimation queries")
     hsj_init_eval: int = Field(10, ge=1, description="HopSkipJump: first number of gradient-estimation queries")
     hsj_init_size: int = Field(100, ge=1, description="Random draws to find a starting adversarial row")
-    max_queries: int = Field(2000, ge=10, description="Model queries allowed per row (black-box attacks)")
+    max_queries: int = Field(2000, ge=10, description="HopSkipJump: model queries allowed per row")
     group_budget: float = Field(0.25, gt=0, description="Budget at which per-group metrics are reported")
     min_group_size: int = Field(30, ge=1, description="Groups smaller than this are reported but not judged")
+    gap_half_width: float | None = Field(
+        0.05, gt=0, description="A gap between groups whose 95% interval is wider than +-this is reported but not "
+        "judged (too few rows in a group); None: judged whatever its width")
     confidence: float = Field(0.95, gt=0.5, lt=1.0, description="Confidence level of the intervals")
-    time_budget_s: float = Field(60.0, gt=0, description="Wall-time cap; the check stops early when it is used up")
+    time_budget_s: float = Field(600.0, gt=0, description="Safety stop (wall time): a run that reaches it stops, "
+                                 "reports what it measured and judges none of it")
 
     @field_validator("budgets")
     @classmethod
@@ -95,13 +128,13 @@ def choose_method(space: TabularSpace, requested: str) -> Method:
     has_grad = est is not None and _art.gradient_kind(est) is not None
     is_tree = est is not None and _art.is_decision_tree(est)
     if requested == "auto":
-        return "gradient" if has_grad else "tree" if is_tree else "blackbox"
+        return "gradient" if has_grad else "tree" if is_tree else "search"
     if requested == "gradient" and not has_grad:
         raise SkipCheck("method 'gradient' needs a scikit-learn LogisticRegression or SVC final estimator "
-                        "(ART has loss gradients only for those); use method: auto or blackbox")
+                        "(ART has loss gradients only for those); use method: auto, search or blackbox")
     if requested == "tree" and not is_tree:
         raise SkipCheck("method 'tree' needs a scikit-learn DecisionTreeClassifier final estimator "
-                        "(ART's DecisionTreeAttack); use method: auto or blackbox")
+                        "(ART's DecisionTreeAttack); use method: auto, search or blackbox")
     return requested  # type: ignore[return-value]
 
 
@@ -112,9 +145,10 @@ class AdversarialRobustnessCheck(Check):
     category = "robustness"
     title = "Adversarial robustness"
     version = "1.0"
-    description = ("Clean and adversarial accuracy and attack success rate at a grid of budgets (standard "
-                   "deviations per feature) under ART's FGSM/PGD, DecisionTreeAttack or HopSkipJump, on valid "
-                   "rows only; median minimal perturbation of the decision-based attacks; per-group rates.")
+    description = ("Clean accuracy, adversarial accuracy and attack success rate at a grid of budgets (standard "
+                   "deviations per feature, L-infinity) on valid rows only, under ART's FGSM + PGD (gradients), "
+                   "ART's DecisionTreeAttack (a decision tree) or a batched score-based search (other models); "
+                   "median smallest perturbation found; per-group rates at one budget.")
     Params = AdversarialParams
     requires = frozenset({"model"})
 
@@ -158,8 +192,7 @@ def _attack(ctx: AuditContext, p: AdversarialParams, deadline: float) -> AttackR
         raise SkipCheck("no input column may change: every column is protected, immutable, categorical with "
                         "categorical='fixed', or cannot be mapped back to the model's input")
     method = choose_method(space, p.method)
-    n = p.n_blackbox if method == "blackbox" else p.n_samples
-    idx = ctx.sample(n, f"{AdversarialRobustnessCheck.id}:{method}")
+    idx = attack_sample(ctx, p, method)
     Z0 = space.encode(idx)
     y = ctx.y_true[idx].astype(np.int8)
     pred0 = space.predict_fav(Z0, idx)
@@ -178,10 +211,42 @@ def _attack(ctx: AuditContext, p: AdversarialParams, deadline: float) -> AttackR
         res = _gradient_attack(space, idx, Z0, label_idx, correct, p, deadline, exact)
     elif method == "tree":
         res = _tree_attack(space, idx, Z0, label_idx, correct, p, exact)
+    elif method == "search":
+        res = _search_attack(ctx, space, idx, Z0, label_idx, correct, p, deadline, exact)
     else:
         res = _blackbox_attack(ctx, space, idx, Z0, label_idx, correct, p, deadline,
                                AdversarialRobustnessCheck.id, exact)
     return AttackRun(space, method, idx, Z0, y, correct, mismatches, res)
+
+
+#: Default sample sizes (``n_samples: None``): white-box attacks cost little per row; the search is grown from
+#: here to ``target_half_width``.
+WHITE_BOX_ROWS = 20000
+SEARCH_ROWS = 500
+
+
+def attack_sample(ctx: AuditContext, p: AdversarialParams, method: str) -> np.ndarray:
+    """The seeded stratified sample of evaluation rows to attack (the same rows whatever the attack).
+
+    HopSkipJump gets ``n_blackbox`` rows. The other attacks get ``n_samples`` rows, grown (deterministically:
+    the size depends only on the seed and the data) until the rows the audit's model classifies correctly are at
+    least :func:`rows_for_half_width` of ``target_half_width``, or every evaluation row is in the sample."""
+    purpose = AdversarialRobustnessCheck.id
+    if method == "blackbox":
+        return ctx.sample(p.n_blackbox, purpose)
+    n = p.n_samples if p.n_samples is not None else WHITE_BOX_ROWS if method in ("gradient", "tree") else SEARCH_ROWS
+    idx = ctx.sample(n, purpose)
+    if p.target_half_width is None:
+        return idx
+    need = rows_for_half_width(p.target_half_width, p.confidence)
+    ok = np.asarray(ctx.y_pred) == np.asarray(ctx.y_true)
+    while len(idx) < ctx.n_rows:
+        have = int(ok[idx].sum())
+        if have >= need:
+            break
+        n = min(ctx.n_rows, max(n + 1, math.ceil(n * need / max(have, 1) * 1.01)))
+        idx = ctx.sample(n, purpose)
+    return idx
 
 
 def _scorer(space: TabularSpace, exact: bool) -> Any:
@@ -370,6 +435,60 @@ def _tree_attack(space: TabularSpace, idx: np.ndarray, Z0: np.ndarray, label_idx
     _curve_from_distances(res, Z0, best, p.budgets)
     res.evidence = {"attacks": {"DecisionTreeAttack": {"class": "art.attacks.evasion.DecisionTreeAttack",
                                                        "offset": 0.001}}}
+    return res
+
+
+def _search_attack(ctx: AuditContext, space: TabularSpace, idx: np.ndarray, Z0: np.ndarray,
+                   label_idx: np.ndarray, correct: np.ndarray, p: AdversarialParams, deadline: float,
+                   exact: bool) -> _AttackResult:
+    """The batched search of :mod:`.search` on the correctly classified rows; its closest adversarial row per row
+    is projected, scored by the fast path and confirmed by the full model like the other attacks' rows."""
+    n = len(idx)
+    rows = np.flatnonzero(correct)
+    res = _AttackResult(broken={}, evaluated=np.ones(n, dtype=bool), adv={})
+    res.dist = np.full(n, np.inf)
+    res.attacked = correct.copy()
+    purpose = AdversarialRobustnessCheck.id
+    rngs = {b: ctx.rng(f"{purpose}:search:{b!r}") for b in p.budgets}
+    sr = search_attack(space, Z0[rows], idx[rows], label_idx[rows], p.budgets, queries=p.search_queries,
+                       candidates=p.search_candidates, corners=p.search_corners, refine_steps=p.refine_steps,
+                       rngs=rngs, deadline=deadline,
+                       grids={int(j): space.observed_values(int(j)) for j in np.flatnonzero(space.numeric_mutable)})
+    res.stopped_early = sr.stopped_early
+    mut = np.flatnonzero(space.mutable)
+    pending: dict[int, list[np.ndarray]] = {}
+    for j in np.flatnonzero(np.isfinite(sr.dist)):
+        z = Z0[rows[j]].copy()
+        z[mut] = sr.points[j]
+        pending[int(rows[j])] = [z]
+    pred_label = (label_idx == ctx.favorable_index).astype(np.int8)
+    found, res.scoring = _finish_verified(space, pending, Z0, idx, pred_label, exact)
+    best: dict[int, np.ndarray] = {}
+    lost = 0
+    for r, (z, d) in found.items():
+        res.dist[r] = d
+        if z is None:
+            lost += 1
+        else:
+            best[r] = z
+    budgets = tuple(b for b, st in zip(p.budgets, sr.per_budget)) if sr.stopped_early else p.budgets
+    _curve_from_distances(res, Z0, best, budgets)
+    k_num = int(space.numeric_mutable.sum())
+    res.evidence = {
+        "attacks": {"search": {
+            "implementation": "trustaudit.checks.robustness.search (batched score-based search; ART has no "
+                              "batched black-box attack for tabular rows)",
+            "queries_per_row_and_budget": p.search_queries, "candidates_per_step": p.search_candidates,
+            "corners": min(2 ** k_num, p.search_corners) if k_num else 0,
+            "single_feature_moves": 2 * k_num, "refine_steps": p.refine_steps,
+            "input_dims": len(mut)}},
+        "queries_total": int(sr.queries.sum()),
+        "queries_per_row_max": int(sr.queries.max()) if len(sr.queries) else 0,
+        "per_budget": sr.per_budget,
+        "lost_after_verification": lost,
+        "distance": "smallest valid adversarial perturbation found per row (after bisection toward the "
+                    "original row); the row is broken at every budget at or above it",
+    }
     return res
 
 
@@ -617,6 +736,10 @@ def _report(ctx: AuditContext, r: AttackRun, p: AdversarialParams, t0: float) ->
         xs.append(b)
         ys.append(m_acc.value)
         cis.append((m_acc.ci.low, m_acc.ci.high) if m_acc.ci else None)
+    for b in p.budgets:  # budgets the safety stop left out: reported without a value (and not judged)
+        if b not in res.budgets_done:
+            metrics += [rate_metric("adversarial_accuracy", 0, 0, level, subject=f"eps={b:g}", unit="fraction"),
+                        rate_metric("attack_success_rate", 0, 0, level, subject=f"eps={b:g}", unit="fraction")]
     columns = ["budget (sd)", "adversarial accuracy", "ci low", "ci high", "attack success rate", "n",
                "n correct"]
     if res.curves:
@@ -639,10 +762,15 @@ def _report(ctx: AuditContext, r: AttackRun, p: AdversarialParams, t0: float) ->
             metrics.append(Metric(
                 name="median_minimal_perturbation", value=median_value,
                 ci=interval((lo_, hi_), level, "order-statistic (binomial)"), n=len(d),
-                subject="attacked rows", unit="sd (L-infinity over numeric features)", note=note))
+                subject="attacked rows", unit="sd (L-infinity over numeric features)",
+                note=note or "median over attacked rows of the smallest valid adversarial perturbation the attack "
+                "found (+inf where it found none): an upper bound on the true minimal perturbation"))
             found = d[np.isfinite(d)]
+            top = max(p.budgets) if method == "search" else None
+            what = (f"rows where the search found a valid adversarial row within the largest budget ({top:g} sd)"
+                    if top is not None else "rows where the attack found any valid adversarial row")
             metrics.append(rate_metric("attack_found_rate", len(found), len(d), level, subject="attacked rows",
-                                       note="rows where the attack found any valid adversarial row"))
+                                       note=what))
 
     # per protected group at the group budget
     gb = min(res.budgets_done, key=lambda b: abs(b - p.group_budget)) if res.budgets_done else None
@@ -652,10 +780,10 @@ def _report(ctx: AuditContext, r: AttackRun, p: AdversarialParams, t0: float) ->
         extra = {"unit": "fraction"}
         ms_acc, rows_acc = group_metrics(ctx, idx, correct & ~broken, ev, rate_name="group_adversarial_accuracy",
                                          gap_name="adversarial_accuracy_gap", level=level,
-                                         min_group_size=p.min_group_size, extra=extra)
+                                         min_group_size=p.min_group_size, gap_half_width=p.gap_half_width, extra=extra)
         ms_asr, rows_asr = group_metrics(ctx, idx, broken, ev & correct, rate_name="group_attack_success_rate",
                                          gap_name="attack_success_rate_gap", level=level,
-                                         min_group_size=p.min_group_size, extra=extra)
+                                         min_group_size=p.min_group_size, gap_half_width=p.gap_half_width, extra=extra)
         for m in ms_acc + ms_asr:
             m.note = f"at eps={gb:g}" + (f"; {m.note}" if m.note else "")
         metrics += ms_acc + ms_asr
@@ -681,19 +809,27 @@ def _report(ctx: AuditContext, r: AttackRun, p: AdversarialParams, t0: float) ->
         artifacts.append(art_)
 
     elapsed = time.perf_counter() - t0
-    attack_name = {"gradient": "FGSM + PGD", "tree": "DecisionTreeAttack", "blackbox": "HopSkipJump"}[method]
+    attack_name = {"gradient": "FGSM + PGD", "tree": "DecisionTreeAttack", "search": "batched search",
+                   "blackbox": "HopSkipJump"}[method]
     summary = f"{attack_name} on {n_ev} rows ({n_correct} correctly classified)"
-    ref = next((m for m in metrics if m.name == "attack_success_rate" and m.subject == f"eps={gb:g}"), None)
+    ref = next((m for m in metrics if gb is not None and m.name == "attack_success_rate"
+                and m.subject == f"eps={gb:g}"), None)
     if ref is not None and ref.value is not None:
         summary += f"; attack success {ref.value:.1%} at eps={gb:g} sd"
     if median_value is not None:
         summary += f"; median minimal perturbation {median_value:.3g} sd"
-    if res.stopped_early:
-        summary += " (stopped early: time budget)"
     warnings: list[str] = []
     if res.stopped_early:
-        warnings.append(f"stopped early after {elapsed:.1f}s (time_budget_s={p.time_budget_s:g}); results "
-                        "cover fewer rows or budgets and depend on the machine's speed")
+        summary += " (stopped early by the safety stop: not judged)"
+        stop_note(metrics, warnings, elapsed, p.time_budget_s)
+    need = rows_for_half_width(p.target_half_width, level) if p.target_half_width is not None else None
+    widest = max_half_width(n_correct, level)
+    if need is not None and n_correct < need and not res.stopped_early:
+        why = ("every evaluation row is in the sample" if len(idx) >= ctx.n_rows
+               else f"method {method} attacks {len(idx)} rows" if method == "blackbox" else "")
+        warnings.append(f"only {n_correct} correctly classified rows were attacked ({why}): an attack success "
+                        f"rate can have a 95% interval up to +-{widest or 1.0:.3f} wide, more than the "
+                        f"target_half_width +-{p.target_half_width:g} ({need} rows)")
     if mismatches:
         warnings.append(f"{mismatches} sample rows are predicted differently through the attack space than in "
                         "the audit (missing numeric values are imputed by the encoding)")
@@ -714,6 +850,9 @@ def _report(ctx: AuditContext, r: AttackRun, p: AdversarialParams, t0: float) ->
         "n_sample": len(idx),
         "n_evaluated": n_ev,
         "n_correct": n_correct,
+        "target_half_width": p.target_half_width,
+        "rows_needed": need,
+        "max_half_width": fmt(widest, 6),
         "budgets": list(p.budgets),
         "budgets_done": res.budgets_done,
         "group_budget": gb,
@@ -755,4 +894,4 @@ def _examples(ctx: AuditContext, space: TabularSpace, idx: np.ndarray, Z0: np.nd
     return rows
 
 
-__all__ = ["AdversarialParams", "AdversarialRobustnessCheck", "AttackRun", "attack", "choose_method"]
+__all__ = ["AdversarialParams", "AdversarialRobustnessCheck", "AttackRun", "attack", "attack_sample", "choose_method"]

@@ -336,6 +336,35 @@ class TabularSpace:
         out[rows[hit], choice[hit]] = 1.0
         return out
 
+    def observed_values(self, dim: int, limit: int = 2048) -> np.ndarray:
+        """Sorted distinct values of numeric dim ``dim`` in the evaluation data, in z (at most ``limit``: evenly
+        spaced quantiles of the distinct values beyond that)."""
+        x = self._ctx.X[self.source[dim]].to_numpy(dtype=float, na_value=np.nan)
+        v = np.unique(x[np.isfinite(x)])
+        if len(v) > limit:
+            v = v[np.unique(np.linspace(0, len(v) - 1, limit).round().astype(int))]
+        X = np.zeros((len(v), self.n_dims))
+        X[:, dim] = v
+        return np.asarray(self.from_original(X)[:, dim])
+
+    def subspace(self, dims: np.ndarray) -> TabularSpace:
+        """The space restricted to ``dims`` (every dim an attack may change, in order): per-dim arrays sliced,
+        one-hot groups re-indexed. It projects and measures exactly as this space does on those dims (the
+        constraints act per dim and per one-hot group), at a fraction of the cost on wide one-hot encodings; it
+        cannot score rows (the caller puts the dims back into full rows for the model)."""
+        dims = np.asarray(dims, dtype=int)
+        pos = {int(d): i for i, d in enumerate(dims)}
+        groups = {col: np.array([pos[int(d)] for d in g]) for col, g in self.groups.items()
+                  if all(int(d) in pos for d in g)}
+        freq = None if self.cat_freq is None else self.cat_freq[dims]
+        return replace(
+            self, source=[self.source[d] for d in dims], is_cat=self.is_cat[dims],
+            category=[self.category[d] for d in dims], selectable=self.selectable[dims], mean=self.mean[dims],
+            scale=self.scale[dims], alpha=self.alpha[dims], beta=self.beta[dims], lo=self.lo[dims],
+            hi=self.hi[dims], x_lo=self.x_lo[dims], x_hi=self.x_hi[dims], integer=self.integer[dims],
+            mutable=self.mutable[dims], groups=groups, cat_freq=freq, _ctx=None, _estimator=None, _base={},
+            _encoder=None, _fs=None, _fast=None)
+
     # -- convenience --------------------------------------------------------------------------------
     def changed_columns(self, Z: np.ndarray, Z0: np.ndarray) -> list[list[str]]:
         """Per row: the input columns whose value differs between Z and Z0."""

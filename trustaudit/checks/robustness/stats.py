@@ -35,6 +35,24 @@ def wilson(k: int, n: int, level: float = 0.95) -> tuple[float, float] | None:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def rows_for_half_width(half_width: float, level: float = 0.95) -> int:
+    """Fewest rows n for which every Wilson interval k/n (any k) has a half-width of at most ``half_width``.
+
+    The widest Wilson interval is at k/n = 1/2, where its half-width is z / (2 * sqrt(n + z^2)): so
+    n = ceil(z^2 / (4 h^2) - z^2) (381 rows for h = 0.05 at 95%).
+    """
+    z = _z(level)
+    return max(1, math.ceil(z * z / (4.0 * half_width * half_width) - z * z - 1e-9))
+
+
+def max_half_width(n: int, level: float = 0.95) -> float | None:
+    """The largest half-width a Wilson interval on n rows can have (at k/n = 1/2); None when n == 0."""
+    if n <= 0:
+        return None
+    z = _z(level)
+    return z / (2.0 * math.sqrt(n + z * z))
+
+
 def newcombe(k1: int, n1: int, k2: int, n2: int, level: float = 0.95) -> tuple[float, float] | None:
     """Newcombe's hybrid score interval for p1 - p2 (independent samples); None when a group is empty."""
     w1, w2 = wilson(k1, n1, level), wilson(k2, n2, level)
