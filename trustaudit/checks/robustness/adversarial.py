@@ -723,8 +723,9 @@ def _report(ctx: AuditContext, r: AttackRun, p: AdversarialParams, t0: float) ->
         k_broken = int(broken.sum())
         k_adv = n_correct - k_broken
         subject = f"eps={b:g}"
-        m_acc = rate_metric("adversarial_accuracy", k_adv, n_ev, level, subject=subject, unit="fraction")
-        m_asr = rate_metric("attack_success_rate", k_broken, n_correct, level, subject=subject, unit="fraction")
+        m_acc = rate_metric("adversarial_accuracy", k_adv, n_ev, level, subject=subject, unit="fraction", budget=b)
+        m_asr = rate_metric("attack_success_rate", k_broken, n_correct, level, subject=subject, unit="fraction",
+                            budget=b)
         metrics += [m_acc, m_asr]
         row = [b, fmt(m_acc.value), fmt(m_acc.ci.low if m_acc.ci else None),
                fmt(m_acc.ci.high if m_acc.ci else None), fmt(m_asr.value), n_ev, n_correct]
@@ -738,8 +739,10 @@ def _report(ctx: AuditContext, r: AttackRun, p: AdversarialParams, t0: float) ->
         cis.append((m_acc.ci.low, m_acc.ci.high) if m_acc.ci else None)
     for b in p.budgets:  # budgets the safety stop left out: reported without a value (and not judged)
         if b not in res.budgets_done:
-            metrics += [rate_metric("adversarial_accuracy", 0, 0, level, subject=f"eps={b:g}", unit="fraction"),
-                        rate_metric("attack_success_rate", 0, 0, level, subject=f"eps={b:g}", unit="fraction")]
+            metrics += [rate_metric("adversarial_accuracy", 0, 0, level, subject=f"eps={b:g}", unit="fraction",
+                                    budget=b),
+                        rate_metric("attack_success_rate", 0, 0, level, subject=f"eps={b:g}", unit="fraction",
+                                    budget=b)]
     columns = ["budget (sd)", "adversarial accuracy", "ci low", "ci high", "attack success rate", "n",
                "n correct"]
     if res.curves:
@@ -777,7 +780,7 @@ def _report(ctx: AuditContext, r: AttackRun, p: AdversarialParams, t0: float) ->
     group_rows: list[list[Any]] = []
     if gb is not None:
         broken = res.broken[gb] & ev
-        extra = {"unit": "fraction"}
+        extra = {"unit": "fraction", "budget": gb}
         ms_acc, rows_acc = group_metrics(ctx, idx, correct & ~broken, ev, rate_name="group_adversarial_accuracy",
                                          gap_name="adversarial_accuracy_gap", level=level,
                                          min_group_size=p.min_group_size, gap_half_width=p.gap_half_width, extra=extra)

@@ -204,12 +204,13 @@ class NoiseRobustnessCheck(Check):
             if kind == "gaussian":
                 flips[key] = flip
                 m = rate_metric("flip_rate", int(flip.sum()), n, level, subject=f"sigma={key:g}",
-                                unit="fraction", note="Gaussian noise on numeric features")
+                                unit="fraction", note="Gaussian noise on numeric features", budget=float(key))
                 label = f"gaussian sigma={key:g} sd"
             else:
                 cat_flip = flip
+                cat_key = float(key)
                 m = rate_metric("categorical_flip_rate", int(flip.sum()), n, level,
-                                subject=f"{key} column{'s' if key > 1 else ''}", unit="fraction",
+                                subject=f"{key} column{'s' if key > 1 else ''}", unit="fraction", budget=cat_key,
                                 note="random change of categorical values (observed frequencies)")
                 label = f"{key} categorical column(s) changed"
             metrics.append(m)
@@ -219,7 +220,7 @@ class NoiseRobustnessCheck(Check):
             for sigma in p.levels:
                 if sigma not in flips and space.numeric_mutable.any():
                     metrics.append(rate_metric("flip_rate", 0, 0, level, subject=f"sigma={sigma:g}",
-                                               unit="fraction"))
+                                               unit="fraction", budget=float(sigma)))
         tables = [Table(title="Prediction flip rate under random perturbations",
                         columns=["perturbation", "n", "rows changed", "flip rate", "ci low", "ci high"], rows=rows)]
         if per_column:
@@ -230,7 +231,8 @@ class NoiseRobustnessCheck(Check):
         ev = np.ones(n, dtype=bool)
         if gl is not None:
             ms, grows = group_metrics(ctx, idx, flips[gl], ev, rate_name="group_flip_rate", gap_name="flip_rate_gap",
-                                      level=level, min_group_size=p.min_group_size, gap_half_width=p.gap_half_width, extra={"unit": "fraction"})
+                                      level=level, min_group_size=p.min_group_size, gap_half_width=p.gap_half_width,
+                                      extra={"unit": "fraction", "budget": float(gl)})
             for m_ in ms:
                 m_.note = f"Gaussian noise sigma={gl:g}" + (f"; {m_.note}" if m_.note else "")
             metrics += ms
@@ -238,7 +240,8 @@ class NoiseRobustnessCheck(Check):
         if cat_flip is not None:
             ms, grows = group_metrics(ctx, idx, cat_flip, ev, rate_name="group_categorical_flip_rate",
                                       gap_name="categorical_flip_rate_gap", level=level,
-                                      min_group_size=p.min_group_size, gap_half_width=p.gap_half_width, extra={"unit": "fraction"})
+                                      min_group_size=p.min_group_size, gap_half_width=p.gap_half_width,
+                                      extra={"unit": "fraction", "budget": cat_key})
             metrics += ms
             if group_rows:
                 for r, (_, _, _, rate) in zip(group_rows, grows):
