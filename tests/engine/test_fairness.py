@@ -1,4 +1,5 @@
-"""Fairness metrics: aif360 point estimates cross-checked against fairlearn and hand computation."""
+"""Fairness metrics: aif360 point estimates cross-checked against fairlearn and hand computation; their intervals
+against trustaudit.stats on the same counts."""
 
 from __future__ import annotations
 
@@ -15,8 +16,16 @@ from fairlearn.metrics import (
     true_positive_rate,
 )
 
+from trustaudit import stats
 from trustaudit.bundle import load_bundle
-from trustaudit.checks.fairness import _bgti, _cells, differences, rates, theil_from_cells
+from trustaudit.checks.fairness import (
+    GROUP_METRICS,
+    _cells,
+    _mean_benefit_gap,
+    bgti_of_gap,
+    group_counts,
+    theil_from_cells,
+)
 from trustaudit.context import AuditContext
 from trustaudit.results import Status
 
@@ -96,22 +105,54 @@ def test_theil_index_matches_hand_computation(hgb_report, hgb_ctx):
     assert m.value == pytest.approx(expected, abs=1e-12)
 
 
-def test_cell_formulas_agree_with_point_estimates(hgb_report, hgb_ctx):
-    """The bootstrap's count-based formulas give aif360's numbers on the observed counts."""
+def test_cell_counts_give_the_point_estimates_and_their_intervals(hgb_report, hgb_ctx):
+    """The (k, n) behind each metric reproduce aif360's number, and its interval is trustaudit.stats' on them."""
     y, yhat = hgb_ctx.y_true, hgb_ctx.y_pred
     codes = np.where(hgb_ctx.protected["sex"].privileged, 1, 0).astype(np.int8)
     c = _cells(codes, y, yhat)
-    u = rates(*(c[1 + j : 2 + j] for j in range(4)))
-    p = rates(*(c[5 + j : 6 + j] for j in range(4)))
-    d = differences(u, p)
-    for name, arr in d.items():
-        assert _metric(hgb_report, "fairness.model", name, "sex: Female vs Male").value == pytest.approx(
-            float(arr[0]), abs=1e-12)
+    u, p = group_counts(c, False), group_counts(c, True)
+    subject = "sex: Female vs Male"
+    for kn, group in ((u, "Female"), (p, "Male")):
+        for name in GROUP_METRICS:
+            m = _metric(hgb_report, "fairness.model", name, f"sex={group}")
+            k, n = kn[name]
+            assert m.value == pytest.approx(k / n, abs=1e-15)
+            assert (m.ci.low, m.ci.high, m.ci.method) == (*stats.wilson(k, n), "wilson")
+    for name, key in (("statistical_parity_difference", "selection_rate"), ("equal_opportunity_difference", "tpr"),
+                      ("error_rate_difference", "error_rate")):
+        m = _metric(hgb_report, "fairness.model", name, subject)
+        assert m.value == pytest.approx(u[key][0] / u[key][1] - p[key][0] / p[key][1], abs=1e-15)
+        assert (m.ci.low, m.ci.high) == pytest.approx(stats.newcombe(*u[key], *p[key]), abs=1e-15)
+    di = _metric(hgb_report, "fairness.model", "disparate_impact", subject)
+    assert (di.ci.low, di.ci.high) == pytest.approx(stats.ratio_interval(*u["selection_rate"], *p["selection_rate"]))
+    aod = _metric(hgb_report, "fairness.model", "average_odds_difference", subject)
+    f = [k / n for k, n in (u["fpr"], p["fpr"])]
+    t = [k / n for k, n in (u["tpr"], p["tpr"])]
+    lo, hi = stats.mover_sum(f[0] - f[1], stats.newcombe(*u["fpr"], *p["fpr"]), t[0] - t[1],
+                             stats.newcombe(*u["tpr"], *p["tpr"]))
+    assert aod.value == pytest.approx((f[0] - f[1] + t[0] - t[1]) / 2, abs=1e-15)
+    assert (aod.ci.low, aod.ci.high) == pytest.approx((lo / 2, hi / 2), abs=1e-15)
     conf = np.array([c[1] + c[5], c[2] + c[6], c[3] + c[7], c[4] + c[8]])
     assert float(theil_from_cells(*(conf[j : j + 1] for j in range(4)))[0]) == pytest.approx(
         _metric(hgb_report, "fairness.model", "theil_index", "all rows").value, abs=1e-12)
-    bgti = _metric(hgb_report, "fairness.model", "between_group_theil_index", "sex: Female vs Male")
-    assert float(_bgti(c.reshape(1, -1))[0]) == pytest.approx(bgti.value, abs=1e-12)
+    # the between-group index as a function of the mean-benefit gap gives aif360's value at the observed gap
+    bgti = _metric(hgb_report, "fairness.model", "between_group_theil_index", subject)
+    n_u, n_p = int(c[1:5].sum()), int(c[5:9].sum())
+    mu = float((yhat.astype(float) - y + 1).mean())
+    gap = float(_mean_benefit_gap(c.reshape(1, -1))[0])
+    assert float(bgti_of_gap(np.array([gap]), n_u, n_p, mu)[0]) == pytest.approx(bgti.value, rel=1e-9)
+    assert float(bgti_of_gap(np.array([0.0]), n_u, n_p, mu)[0]) == 0.0
+
+
+def test_between_group_theil_interval_contains_its_estimate_near_zero(hgb_report):
+    """Issue 15: race's index 7.4e-9 had the percentile interval [7.6e-9, 1.5e-5], which excludes it."""
+    m = _metric(hgb_report, "fairness.model", "between_group_theil_index", "race: not White vs White")
+    assert m.value == pytest.approx(7.415e-9, rel=1e-3)
+    assert m.ci.low == 0.0 <= m.value <= m.ci.high < 1e-4
+    assert m.ci.method.startswith("bootstrap-bca (") and "of the mean-benefit gap" in m.ci.method
+    for subject in ("sex: Female vs Male", "age: age < 25 vs age >= 25"):  # clearly non-zero: bounded away
+        m = _metric(hgb_report, "fairness.model", "between_group_theil_index", subject)
+        assert 0.0 < m.ci.low <= m.value <= m.ci.high
 
 
 def test_bootstrap_multinomial_equals_row_resampling():
@@ -122,10 +163,12 @@ def test_bootstrap_multinomial_equals_row_resampling():
     y = rng.integers(0, 2, n)
     yhat = (rng.random(n) < 0.3 + 0.2 * codes).astype(int)
     counts = _cells(codes, y, yhat)
-    draws = rng.multinomial(n, counts / n, size=4000)
-    u = rates(*(draws[:, 1 + j] for j in range(4)))
-    p = rates(*(draws[:, 5 + j] for j in range(4)))
-    spd_fast = u["selection_rate"] - p["selection_rate"]
+    draws = stats.multinomial_bootstrap(counts, 4000, rng)
+
+    def sel(d, off):
+        return (d[:, off] + d[:, off + 1]) / d[:, off : off + 4].sum(axis=1)
+
+    spd_fast = sel(draws, 1) - sel(draws, 5)
     spd_rows = []
     for _ in range(4000):
         idx = rng.integers(0, n, n)
@@ -149,7 +192,7 @@ def test_small_groups_are_reported_not_judged(synthetic_bundle):
     assert conds and all(c.status == Status.SKIPPED for c in conds)
 
 
-def test_same_seed_same_numbers_and_different_seed_different_intervals(synthetic_bundle):
+def test_closed_form_intervals_do_not_depend_on_the_seed(synthetic_bundle):
     from trustaudit.api import audit
 
     d = synthetic_bundle(n=800)
@@ -160,11 +203,14 @@ def test_same_seed_same_numbers_and_different_seed_different_intervals(synthetic
     ma, mb, mc = (r.check("fairness.model").metrics for r in (a, b, c))
     assert [m.model_dump() for m in ma] == [m.model_dump() for m in mb]
     assert [m.value for m in ma] == [m.value for m in mc]
-    assert any(x.ci != y.ci for x, y in zip(ma, mc) if x.ci is not None)
+    theil = ("theil_index", "between_group_theil_index")
+    assert [m.model_dump() for m in ma if m.name not in theil] == [m.model_dump() for m in mc if m.name not in theil]
+    assert any(x.ci != y.ci for x, y in zip(ma, mc) if x.name in theil and x.ci is not None)
+    assert [c.status for c in a.check("fairness.model").conditions] == \
+        [c.status for c in c.check("fairness.model").conditions]
 
 
-def test_metric_without_a_defined_interval_is_not_judged():
-    """A difference whose bootstrap is undefined in >10% of resamples is reported, not judged on its point."""
+def _tiny_group_report(labels_b):
     from sklearn.linear_model import LogisticRegression
 
     from tests.conftest import make_synthetic
@@ -172,16 +218,31 @@ def test_metric_without_a_defined_interval_is_not_judged():
 
     df = make_synthetic(600, seed=4)
     df["group"] = "a"
-    df.loc[:2, "group"] = "b"  # three rows: TPR of group b is undefined in most resamples
-    df.loc[:2, "approved"] = ["yes", "no", "no"]
+    df.loc[:2, "group"] = "b"  # three rows
+    df.loc[:2, "approved"] = labels_b
     X = df[["income", "debt", "age"]]
     clf = LogisticRegression().fit(X, df["approved"])
     report = audit(clf, df, label="approved", favorable_label="yes", protected={"group": ["a"]},
                    checks=["fairness.model"], params={"fairness.model": {"min_group_size": 1, "bootstrap": 200}})
     eod = next(m for m in report.check("fairness.model").metrics
                if m.name == "equal_opportunity_difference" and m.attribute == "group")
-    assert eod.value is not None and eod.ci is None
-    assert not eod.judged and "bootstrap" in eod.note
     cond = next(c for c in report.check("fairness.model").conditions
                 if c.metric == "equal_opportunity_difference" and c.subject == eod.subject)
+    return eod, cond
+
+
+def test_tiny_group_gets_a_wide_interval_and_is_not_failed_on_its_point():
+    """One positive in a group of three: the TPR difference is defined, its Newcombe interval spans most of
+    [-1, 1], so an |EOD| <= 0.1 condition is uncertain (warn), not failed on the point estimate."""
+    eod, cond = _tiny_group_report(["yes", "no", "no"])
+    assert eod.value is not None and eod.judged
+    assert eod.ci.method == "newcombe-wilson" and eod.ci.low <= eod.value <= eod.ci.high
+    assert eod.ci.high - eod.ci.low > 0.8
+    assert cond.status in (Status.WARN, Status.PASS)
+
+
+def test_undefined_metric_is_not_judged():
+    """No positives in a group: its TPR, and the EOD, are undefined: value None, no interval, not judged."""
+    eod, cond = _tiny_group_report(["no", "no", "no"])
+    assert eod.value is None and eod.ci is None and not eod.judged and "undefined" in eod.note
     assert cond.status == Status.SKIPPED

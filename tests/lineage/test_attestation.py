@@ -46,7 +46,7 @@ def test_statement(audited):
                               "source": report["rubric"]["source"],
                               "digest": {"sha256": report["rubric"]["sha256"]}}
     assert pred["tool"]["version"] == report["tool"]["version"]
-    assert pred["checks"] == [{"id": "lineage.integrity", "version": "1.0", "status": "pass"}]
+    assert pred["checks"] == [{"id": "lineage.integrity", "version": "1.1", "status": "pass"}]
 
 
 def test_verify(audited):

@@ -10,8 +10,8 @@ import pytest
 from scipy.stats import binomtest
 
 from tests.lineage.conftest import metric, rewrite_csv_gz, run
-from trustaudit.lineage.stats import newcombe_difference, wilson
 from trustaudit.results import Status
+from trustaudit.stats import newcombe, wilson
 
 LEAK, SKEW = "lineage.leakage", "lineage.skew"
 
@@ -32,7 +32,7 @@ def test_newcombe_by_hand():
     p1, p2 = 56 / 70, 48 / 80
     lo = p1 - p2 - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
     hi = p1 - p2 + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
-    assert newcombe_difference(56, 70, 48, 80) == pytest.approx((lo, hi), abs=1e-12)
+    assert newcombe(56, 70, 48, 80) == pytest.approx((lo, hi), abs=1e-12)
     assert (round(lo, 4), round(hi, 4)) == (0.0524, 0.3339)  # Newcombe's published example
 
 
@@ -81,7 +81,49 @@ def test_label_conflicts_and_numeric_canonicalisation(german):
     rewrite_csv_gz(german / "data/train.csv.gz", add)
     res = run(german, [LEAK], load_model=False).check(LEAK)
     assert metric(res, "leaked_rows").value == 3
+    # the 5 flipped rows occur in training only with the other label: they count in both rates
     assert metric(res, "label_conflict_rate").value == pytest.approx(5 / 300)
+    assert metric(res, "other_label_only_rate").value == pytest.approx(5 / 300)
+
+
+def test_label_conflict_with_and_without_the_same_label(german):
+    """A row whose features occur in training with both labels conflicts, but not 'only with other labels'."""
+    ev = pd.read_csv(german / "data/eval.csv.gz")
+    same = ev.iloc[:4].copy()
+    flipped = same.copy()
+    flipped["credit"] = flipped["credit"].map({"good": "bad", "bad": "good"})
+    rewrite_csv_gz(german / "data/train.csv.gz",
+                   lambda tr: pd.concat([tr, same, flipped, flipped.iloc[:2]], ignore_index=True))
+    res = run(german, [LEAK], load_model=False).check(LEAK)
+    assert metric(res, "leaked_rows").value == 4
+    assert metric(res, "label_conflict_rate").value == pytest.approx(4 / 300)
+    assert metric(res, "other_label_only_rate").value == 0.0
+
+
+def _label_conflicts_by_pandas(ev: pd.DataFrame, tr: pd.DataFrame, label: str) -> tuple[np.ndarray, np.ndarray]:
+    """Plain pandas: per eval row, the distinct training labels of its exact feature vector (missing == missing)."""
+    feats = [c for c in ev.columns if c != label]
+    pairs = tr[feats + [label]].drop_duplicates()
+    n_labels = ev.merge(pairs.groupby(feats, dropna=False).size().rename("n").reset_index(), how="left",
+                        on=feats)["n"].fillna(0).to_numpy()
+    same = ev.merge(pairs.assign(_same=1), how="left", on=feats + [label])["_same"].fillna(0).to_numpy()
+    return (n_labels - same) >= 1, (n_labels >= 1) & (same == 0)
+
+
+def test_adult_label_conflicts_match_pandas(samples_dir):
+    """The metric computes what its description says: rows whose features occur in training with another label
+    (6.2% of Adult's evaluation rows), and separately with other labels only (2.4%)."""
+    b = samples_dir / "adult-income-hgb"
+    ev, tr = pd.read_csv(b / "data/eval.csv.gz"), pd.read_csv(b / "data/train.csv.gz")
+    assert ev.isna().any().any()  # missing values are part of the feature vectors compared
+    conflict, only_other = _label_conflicts_by_pandas(ev, tr, "income")
+    res = run(b, [LEAK], load_model=False).check(LEAK)
+    m, o = metric(res, "label_conflict_rate"), metric(res, "other_label_only_rate")
+    assert m.n == o.n == len(ev) == 16281
+    assert m.value == pytest.approx(conflict.mean(), abs=1e-12) and round(m.value, 4) == 0.0616
+    assert o.value == pytest.approx(only_other.mean(), abs=1e-12) and round(o.value, 4) == 0.0241
+    assert (m.ci.low, m.ci.high) == pytest.approx(_wilson_ref(int(conflict.sum()), len(ev)), abs=1e-12)
+    assert "with a different label" in m.note and "only with other labels" in o.note
 
 
 def test_skew_samples(samples_dir):

@@ -58,11 +58,40 @@ def test_refit_skipped_without_fixed_random_state():
     assert [c.status for c in res.conditions if c.metric == "refit_label_agreement"] == [Status.SKIPPED]
 
 
-def test_refit_skipped_over_time_budget(samples_dir):
-    res = run(samples_dir / "german-credit", [CHECK],
-              params={CHECK: {"refit_time_budget_s": 1e-6, "pilot_rows": 100, "sample_size": 50}}).check(CHECK)
+def test_refit_decided_by_work_not_by_the_clock(samples_dir):
+    """Over refit_max_work the refit is skipped with the count as the reason; the same on every run."""
+    from trustaudit.checks.lineage.reproducibility import refit_work
+
+    # german-credit: RandomForest(n_estimators=200) on 700 training rows x 21 input columns
+    params = {CHECK: {"refit_max_work": 1e6, "sample_size": 50}}
+    res = run(samples_dir / "german-credit", [CHECK], params=params).check(CHECK)
     reason = res.evidence["refit"]["skipped"]
-    assert reason.startswith("a pilot fit on 100 rows projects") and "refit_time_budget_s" in reason
+    assert reason == "refit work 700 rows x 21 columns x 200 iterations = 2.94e+06 is over refit_max_work = 1e+06"
+    m = metric(res, "refit_label_agreement")
+    assert m.value is None and not m.judged and m.note == f"refit skipped: {reason}"
+    assert [c.status for c in res.conditions if c.metric == "refit_label_agreement"] == [Status.SKIPPED]
+
+    class Iters:
+        def get_params(self, deep=True):
+            return {"clf__max_iter": 300, "clf__n_estimators": 50, "scaler__copy": True, "verbose": 0}
+
+    assert refit_work(Iters(), 1000, 10) == (1000 * 10 * 300, 300)
+
+
+def test_refit_past_the_safety_stop_is_not_judged(samples_dir):
+    """The wall-clock cap decides nothing: a refit that ran past it is reported, every refit metric not judged."""
+    res = run(samples_dir / "german-credit", [CHECK],
+              params={CHECK: {"refit_time_budget_s": 1e-6, "sample_size": 50}}).check(CHECK)
+    ev = res.evidence["refit"]
+    assert ev["stopped_early"] and ev["rows_compared"] == 300 and ev["fit_elapsed_s"] >= 0
+    for name in ("refit_label_agreement", "refit_max_abs_diff"):
+        m = metric(res, name)
+        assert m.value is not None and not m.judged
+        assert m.note.startswith("not judged: stopped early after ") and "refit_time_budget_s" in m.note
+    assert any("safety stop" in w for w in res.warnings)
+    assert metric(res, "reload_label_agreement").judged
+    # only timings are wall-clock figures
+    assert [k for k in ev if k.endswith("_s")] == ["fit_elapsed_s"]
 
 
 def test_onnx_reloads_but_is_not_refitted(samples_dir):

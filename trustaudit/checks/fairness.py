@@ -1,12 +1,21 @@
 """Fairness checks on aif360: dataset-level (labels) and model-level (predictions) group metrics.
 
 Point estimates come from aif360's metric classes (``BinaryLabelDatasetMetric``, ``ClassificationMetric``).
-Confidence intervals come from a seeded non-parametric bootstrap. Every metric here is a function of the counts
-in a handful of cells (group x true label x predicted label), so resampling rows with replacement is exactly a
-multinomial draw over those cell counts: we draw the cell counts directly, which gives the same bootstrap
-distribution as resampling rows at a cost independent of the number of rows. This part is written by hand
-because aif360 has no bootstrap and re-running its metric classes 1,000 times per comparison would cost
-1,000x the audit.
+Every metric here is a function of the counts in a handful of cells (group x true label x predicted label), and
+the intervals are computed from those counts with :mod:`trustaudit.stats`:
+
+* a group rate (selection rate, TPR, FPR, FNR, precision, error rate, base rate) is a proportion k/n: Wilson;
+* a difference of two group rates (SPD, EOD, error-rate difference): Newcombe's hybrid score interval;
+* disparate impact (a ratio of selection rates): MOVER on the log scale with the two Wilson intervals;
+* average odds difference, (dFPR + dTPR) / 2 of two independent differences (negatives vs positives): MOVER;
+* the Theil indices: a seeded bootstrap with the BCa interval. Resampling rows with replacement is exactly a
+  multinomial draw over the cell counts, so the counts are drawn directly (cost independent of the number of
+  rows) and the BCa jackknife has one leave-one-out value per non-empty cell. The between-group index is a convex
+  function of the difference in mean benefit between the two groups with its minimum 0 at no difference; its
+  interval is the image of the BCa interval of that difference (0 when the difference's interval contains 0), so
+  it contains the estimate and can reach 0, which a percentile interval of a value at its boundary cannot.
+
+The closed-form intervals do not depend on the seed, so a status judged on them is the same on every run.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
+from trustaudit import stats
 from trustaudit.checks.base import Check, CheckOutput, CheckParams
 from trustaudit.context import AuditContext
 from trustaudit.results import Interval, Metric, Table
@@ -181,35 +191,63 @@ def between_group_theil(codes: np.ndarray, y_true: np.ndarray, y_pred: np.ndarra
     return _theil(b)
 
 
-# -- vectorised metric formulas on cell counts (used for the bootstrap and cross-checked in tests) -------
+# -- intervals from cell counts ------------------------------------------------------------------------
+
+#: The proportion behind each group metric, from the four confusion counts of a group: (successes, trials).
+GROUP_COUNTS = {
+    "selection_rate": lambda tp, fp, fn, tn: (tp + fp, tp + fp + fn + tn),
+    "tpr": lambda tp, fp, fn, tn: (tp, tp + fn),
+    "fpr": lambda tp, fp, fn, tn: (fp, fp + tn),
+    "fnr": lambda tp, fp, fn, tn: (fn, tp + fn),
+    "precision": lambda tp, fp, fn, tn: (tp, tp + fp),
+    "error_rate": lambda tp, fp, fn, tn: (fp + fn, tp + fp + fn + tn),
+    "base_rate": lambda tp, fp, fn, tn: (tp + fn, tp + fp + fn + tn),
+}
+
+
+def group_counts(cells: np.ndarray, privileged: bool) -> dict[str, tuple[int, int]]:
+    """(k, n) of every group metric of one side of a comparison, from its 9 cell counts (see :func:`_cells`)."""
+    off = 5 if privileged else 1
+    tp, fp, fn, tn = (int(cells[off + j]) for j in range(4))
+    return {name: f(tp, fp, fn, tn) for name, f in GROUP_COUNTS.items()}
+
+
+def _fit(bounds: stats.Bounds | None, value: float | None, level: float, method: str) -> Interval | None:
+    """An interval for ``value`` (None when the value is undefined). The bounds are computed from the same
+    counts as aif360's value; min/max only absorbs a last-digit difference of the two divisions."""
+    if value is None or bounds is None:
+        return None
+    return stats.interval((min(bounds[0], value), max(bounds[1], value)), level, method)
+
+
+def rate_interval(kn: tuple[int, int], value: float | None, level: float) -> Interval | None:
+    return _fit(stats.wilson(*kn, level), value, level, "wilson")
+
+
+def difference_interval(a: tuple[int, int], b: tuple[int, int], value: float | None,
+                        level: float) -> Interval | None:
+    return _fit(stats.newcombe(*a, *b, level), value, level, "newcombe-wilson")
+
+
+def ratio_interval(a: tuple[int, int], b: tuple[int, int], value: float | None, level: float) -> Interval | None:
+    return _fit(stats.ratio_interval(*a, *b, level), value, level, "mover-log-wilson")
+
+
+def average_odds_interval(u: dict[str, tuple[int, int]], p: dict[str, tuple[int, int]], value: float | None,
+                          level: float) -> Interval | None:
+    """(dFPR + dTPR) / 2: MOVER sum of the two Newcombe intervals (FPR on negatives, TPR on positives: independent)."""
+    d_fpr, d_tpr = stats.newcombe(*u["fpr"], *p["fpr"], level), stats.newcombe(*u["tpr"], *p["tpr"], level)
+    if d_fpr is None or d_tpr is None or value is None:
+        return None
+    f = u["fpr"][0] / u["fpr"][1] - p["fpr"][0] / p["fpr"][1]
+    t = u["tpr"][0] / u["tpr"][1] - p["tpr"][0] / p["tpr"][1]
+    lo, hi = stats.mover_sum(f, d_fpr, t, d_tpr)
+    return _fit((lo / 2, hi / 2), value, level, "mover-newcombe")
 
 
 def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(b > 0, a / np.where(b > 0, b, 1), np.nan)
-
-
-def rates(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tn: np.ndarray) -> dict[str, np.ndarray]:
-    n = tp + fp + fn + tn
-    return {
-        "selection_rate": _div(tp + fp, n),
-        "tpr": _div(tp, tp + fn),
-        "fpr": _div(fp, fp + tn),
-        "fnr": _div(fn, tp + fn),
-        "precision": _div(tp, tp + fp),
-        "error_rate": _div(fp + fn, n),
-        "base_rate": _div(tp + fn, n),
-    }
-
-
-def differences(u: dict[str, np.ndarray], p: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {
-        "statistical_parity_difference": u["selection_rate"] - p["selection_rate"],
-        "disparate_impact": _div(u["selection_rate"], p["selection_rate"]),
-        "equal_opportunity_difference": u["tpr"] - p["tpr"],
-        "average_odds_difference": 0.5 * ((u["fpr"] - p["fpr"]) + (u["tpr"] - p["tpr"])),
-        "error_rate_difference": u["error_rate"] - p["error_rate"],
-    }
 
 
 def theil_from_cells(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tn: np.ndarray) -> np.ndarray:
@@ -220,6 +258,50 @@ def theil_from_cells(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tn: np.ndar
         one = np.where(mu > 0, (1 / mu) * np.log(1 / mu), np.nan)
         two = np.where(mu > 0, (2 / mu) * np.log(2 / mu), np.nan)
     return _div((tp + tn) * one + fp * two, n)
+
+
+def _theil_of_confusion(c: np.ndarray) -> np.ndarray:
+    return theil_from_cells(c[:, 0], c[:, 1], c[:, 2], c[:, 3])
+
+
+def _mean_benefit_gap(c: np.ndarray) -> np.ndarray:
+    """Mean benefit (y_pred - y_true + 1) of the unprivileged minus the privileged group, from (m, 9) cell counts."""
+    u = _div(c[:, 1] + c[:, 4] + 2 * c[:, 2], c[:, 1:5].sum(axis=1))
+    p = _div(c[:, 5] + c[:, 8] + 2 * c[:, 6], c[:, 5:9].sum(axis=1))
+    return u - p
+
+
+def _xlogx(r: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(r > 0, r * np.log(np.where(r > 0, r, 1.0)), 0.0)
+
+
+def bgti_of_gap(gap: np.ndarray, n_u: int, n_p: int, mu: float) -> np.ndarray:
+    """Between-group Theil index of two groups (sizes n_u, n_p, overall mean benefit mu) whose mean benefits
+    differ by ``gap``: sum_g (n_g/n) (mu_g/mu) ln(mu_g/mu) with mu_u = mu + gap n_p/n, mu_p = mu - gap n_u/n
+    (mean benefits clipped to their range [0, 2]). Convex in the gap, 0 at gap 0."""
+    n = n_u + n_p
+    gap = np.asarray(gap, dtype=np.float64)
+    mu_u = np.clip(mu + gap * n_p / n, 0.0, 2.0)
+    mu_p = np.clip(mu - gap * n_u / n, 0.0, 2.0)
+    return (n_u * _xlogx(mu_u / mu) + n_p * _xlogx(mu_p / mu)) / n
+
+
+def bgti_interval(cells9: np.ndarray, value: float | None, n_boot: int, rng: np.random.Generator,
+                  level: float) -> Interval | None:
+    """Interval of the between-group Theil index: the BCa interval of the mean-benefit gap, mapped through
+    :func:`bgti_of_gap` at the observed group sizes and overall mean benefit."""
+    if value is None or n_boot <= 0:
+        return None
+    gap_ci = stats.bca_counts(_mean_benefit_gap, cells9, n_boot, rng, level)
+    if gap_ci is None:
+        return None
+    n_u, n_p = int(cells9[1:5].sum()), int(cells9[5:9].sum())
+    mu = float(cells9[1] + cells9[4] + 2 * cells9[2] + cells9[5] + cells9[8] + 2 * cells9[6]) / (n_u + n_p)
+    ends = bgti_of_gap(np.array([gap_ci.low, gap_ci.high]), n_u, n_p, mu)
+    low = 0.0 if gap_ci.low <= 0.0 <= gap_ci.high else float(ends.min())
+    return _fit((low, float(ends.max())), value, level,
+                f"{gap_ci.method} of the mean-benefit gap, mapped through the index")
 
 
 def _cells(codes: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -233,14 +315,9 @@ def _cells(codes: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, weights: n
     return np.rint(np.bincount(cell, weights=weights, minlength=9)).astype(np.int64)
 
 
-def _bootstrap_counts(counts: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    n = int(counts.sum())
-    return rng.multinomial(n, counts / n, size=n_boot)
-
-
 def _percentiles(x: np.ndarray, qs: tuple[float, ...]) -> list[float]:
     """Quantiles with linear interpolation (numpy's default method), via one sort: np.quantile costs ~0.4 ms
-    per call in numpy 2.4 (an np.unique/is_masked check inside), which dominated the fairness check."""
+    per call in numpy 2.4 (an np.unique/is_masked check inside)."""
     xs = np.sort(x)
     out = []
     for q in qs:
@@ -252,7 +329,12 @@ def _percentiles(x: np.ndarray, qs: tuple[float, ...]) -> list[float]:
 
 
 def bootstrap_interval(samples: np.ndarray, level: float, n_boot: int) -> Interval | None:
-    """Percentile interval of bootstrap samples; None when the metric is undefined in over 10% of them."""
+    """Percentile interval of bootstrap samples; None when the metric is undefined in over 10% of them.
+
+    Kept for the explainability checks, which import it; the fairness checks use :mod:`trustaudit.stats`.
+    A percentile interval can exclude its own estimate (for a value at the edge of its range):
+    :func:`trustaudit.stats.bca_interval` does not.
+    """
     finite = samples[np.isfinite(samples)]
     if len(finite) < 0.9 * n_boot:  # undefined in too many resamples (empty or degenerate groups)
         return None
@@ -261,17 +343,13 @@ def bootstrap_interval(samples: np.ndarray, level: float, n_boot: int) -> Interv
     return Interval(low=float(lo), high=float(hi), level=level, method=f"bootstrap-percentile ({n_boot})")
 
 
-def _judgement(judged: bool, ci: Interval | None, value: float | None, p: Any) -> tuple[bool, str | None]:
-    """Whether a comparison metric is judged by the rubric, and why not.
-
-    Not judged: a group below ``min_group_size``, or (with the bootstrap on) no interval because the metric is
-    undefined in more than 10% of resamples (a nearly empty or degenerate group): judging its point estimate
-    alone would fail the gate on noise.
-    """
+def _judgement(judged: bool, value: float | None, p: Any) -> tuple[bool, str | None]:
+    """Whether a comparison metric is judged by the rubric, and why not: a group below ``min_group_size``, or
+    an undefined value (an empty denominator, e.g. no positives in a group for a TPR difference)."""
     if not judged:
         return False, f"a group is smaller than {p.min_group_size}"
-    if p.bootstrap and ci is None and value is not None:
-        return False, "interval undefined in over 10% of bootstrap resamples (a group is nearly empty or degenerate)"
+    if value is None:
+        return False, "undefined: a group has no rows in the metric's denominator"
     return True, None
 
 
@@ -324,7 +402,8 @@ def _aif_datasets(table: CellTable) -> tuple[Any, Any]:
 
 
 class FairnessParams(CheckParams):
-    bootstrap: int = Field(1000, ge=0, le=100_000, description="Bootstrap resamples for intervals (0: none)")
+    bootstrap: int = Field(1000, ge=0, le=100_000, description="Bootstrap resamples for the Theil-index intervals "
+                           "(0: none); rates, differences and ratios have closed-form score intervals")
     confidence: float = Field(0.95, gt=0.5, lt=1.0, description="Confidence level of the intervals")
     min_group_size: int = Field(30, ge=1, description="Groups smaller than this are reported but not judged")
     intersections: bool = Field(True, description="Also compare intersections of pairs of protected attributes")
@@ -332,10 +411,28 @@ class FairnessParams(CheckParams):
     max_values: int = Field(12, ge=2, description="Per-value comparisons only for attributes with this many values")
 
 
+INTERVALS = {
+    "group rates": "wilson",
+    "differences (SPD, EOD, error rate)": "newcombe-wilson",
+    "disparate impact": "mover-log-wilson",
+    "average odds difference": "mover-newcombe",
+    "Theil indices": "bootstrap-bca on cell counts (between-group: mapped from the mean-benefit gap)",
+}
+
+
 class _FairnessBase(Check):
     category = "fairness"
+    version = "1.1"  # 1.1: closed-form score intervals, BCa for the Theil indices, undefined metrics not judged
     requires = frozenset({"protected"})
     Params = FairnessParams
+
+
+def _group_metric(name: str, value: float | None, ci: Interval | None, n: int, subject: str, attribute: str,
+                  group: str, ok: bool, note: str | None) -> Metric:
+    if value is None and ok:
+        ok, note = False, "undefined: no rows in its denominator"
+    return Metric(name=name, value=value, ci=ci, n=n, subject=subject, attribute=attribute, group=group,
+                  judged=ok, note=note)
 
 
 class DatasetFairnessCheck(_FairnessBase):
@@ -343,16 +440,17 @@ class DatasetFairnessCheck(_FairnessBase):
 
     id = "fairness.dataset"
     title = "Label bias in the evaluation data"
-    description = "Base rate of the favourable label per group; statistical parity difference and disparate impact of the labels (aif360 BinaryLabelDatasetMetric)."
+    description = ("Base rate of the favourable label per group (Wilson intervals); statistical parity difference "
+                   "(Newcombe) and disparate impact (MOVER) of the labels (aif360 BinaryLabelDatasetMetric).")
 
     def run(self, ctx: AuditContext, params: Any) -> CheckOutput:
         p: FairnessParams = params
+        level = p.confidence
         comps = cached_comparisons(ctx, p.intersections, p.per_value, p.max_values)
         y = ctx.y_true
         aif360 = _import_aif360()
         cells = CellTable.build(comps, y, None)
         ds, _ = _aif_datasets(cells)
-        rng = ctx.rng(self.id)
         metrics: list[Metric] = []
         rows: list[list[Any]] = []
         seen_groups: set[str] = set()
@@ -363,46 +461,40 @@ class DatasetFairnessCheck(_FairnessBase):
             n_u, n_p = int(m.num_instances(privileged=False)), int(m.num_instances(privileged=True))
             judged = min(n_u, n_p) >= p.min_group_size
             counts = cells.cells(i, cells.y_true)  # predictions = labels: tp/tn cells only
-            boot = _bootstrap_counts(counts, p.bootstrap, rng) if p.bootstrap else None
-            point = {
-                "base_rate_u": m.base_rate(privileged=False),
-                "base_rate_p": m.base_rate(privileged=True),
-                "label_statistical_parity_difference": m.statistical_parity_difference(),
-                "label_disparate_impact": m.disparate_impact(),
-            }
-            ci: dict[str, Interval | None] = {k: None for k in point}
-            if boot is not None:
-                u = rates(*(boot[:, 1 + j] for j in range(4)))
-                pr = rates(*(boot[:, 5 + j] for j in range(4)))
-                samples = {
-                    "base_rate_u": u["base_rate"],
-                    "base_rate_p": pr["base_rate"],
-                    "label_statistical_parity_difference": u["base_rate"] - pr["base_rate"],
-                    "label_disparate_impact": _div(u["base_rate"], pr["base_rate"]),
+            ku, kp = group_counts(counts, False)["base_rate"], group_counts(counts, True)["base_rate"]
+            with np.errstate(divide="ignore", invalid="ignore"):  # an empty group: undefined, handled below
+                point = {
+                    "base_rate_u": _f(m.base_rate(privileged=False)) if n_u else None,
+                    "base_rate_p": _f(m.base_rate(privileged=True)) if n_p else None,
+                    "label_statistical_parity_difference": _f(m.statistical_parity_difference())
+                    if n_u and n_p else None,
+                    "label_disparate_impact": _f(m.disparate_impact()) if n_u and n_p else None,
                 }
-                ci = {k: bootstrap_interval(v, p.confidence, p.bootstrap) for k, v in samples.items()}
+            ci = {
+                "base_rate_u": rate_interval(ku, point["base_rate_u"], level),
+                "base_rate_p": rate_interval(kp, point["base_rate_p"], level),
+                "label_statistical_parity_difference": difference_interval(
+                    ku, kp, point["label_statistical_parity_difference"], level),
+                "label_disparate_impact": ratio_interval(ku, kp, point["label_disparate_impact"], level),
+            }
             for key, group, n in (("base_rate_p", c.reference, n_p), ("base_rate_u", c.group, n_u)):
                 gkey = f"{c.attribute}={group}"
                 if gkey in seen_groups:
                     continue
                 seen_groups.add(gkey)
-                metrics.append(
-                    Metric(
-                        name="base_rate", value=_f(point[key]), ci=ci[key], n=n, subject=gkey,
-                        attribute=c.attribute, group=group, judged=n >= p.min_group_size,
-                        note=None if n >= p.min_group_size else f"group smaller than {p.min_group_size}",
-                    )
-                )
+                ok = n >= p.min_group_size
+                metrics.append(_group_metric("base_rate", point[key], ci[key], n, gkey, c.attribute, group, ok,
+                                             None if ok else f"group smaller than {p.min_group_size}"))
             for name in ("label_statistical_parity_difference", "label_disparate_impact"):
-                ok, note = _judgement(judged, ci[name], _f(point[name]), p)
+                ok, note = _judgement(judged, point[name], p)
                 metrics.append(
                     Metric(
-                        name=name, value=_f(point[name]), ci=ci[name], n=n_u + n_p, subject=c.subject,
+                        name=name, value=point[name], ci=ci[name], n=n_u + n_p, subject=c.subject,
                         attribute=c.attribute, group=c.group, reference=c.reference, judged=ok, note=note,
                     )
                 )
-            rows.append([c.subject, n_u, n_p, _f(point["base_rate_u"]), _f(point["base_rate_p"]),
-                         _f(point["label_statistical_parity_difference"]), _f(point["label_disparate_impact"])])
+            rows.append([c.subject, n_u, n_p, point["base_rate_u"], point["base_rate_p"],
+                         point["label_statistical_parity_difference"], point["label_disparate_impact"]])
         table = Table(
             title="Favourable-label base rates by group (labels, not predictions)",
             columns=["comparison", "n unprivileged", "n privileged", "base rate unpriv.", "base rate priv.",
@@ -414,11 +506,17 @@ class DatasetFairnessCheck(_FairnessBase):
             metrics=metrics,
             tables=[table],
             summary=f"{len(comps)} comparisons; overall favourable base rate {overall:.3f} on {len(y)} rows",
-            evidence={"overall_base_rate": overall, "n": len(y), "comparisons": len(comps)},
+            evidence={"overall_base_rate": overall, "n": len(y), "comparisons": len(comps),
+                      "intervals": {"base rates": "wilson", "label SPD": "newcombe-wilson",
+                                    "label DI": "mover-log-wilson"}},
         )
 
 
 GROUP_METRICS = ("selection_rate", "tpr", "fpr", "fnr", "precision", "error_rate")
+#: The group rates each difference is made of: undefined when one of them has an empty denominator in a group.
+DIFF_NEEDS = {"statistical_parity_difference": ("selection_rate",), "disparate_impact": ("selection_rate",),
+              "equal_opportunity_difference": ("tpr",), "average_odds_difference": ("tpr", "fpr"),
+              "error_rate_difference": ("error_rate",)}
 DIFF_METRICS = (
     "statistical_parity_difference",
     "disparate_impact",
@@ -433,13 +531,37 @@ class ModelFairnessCheck(_FairnessBase):
 
     id = "fairness.model"
     title = "Group fairness of predictions"
-    description = ("Selection rate, TPR, FPR, FNR, precision and error rate per group; statistical parity, "
-                   "disparate impact, equal opportunity, average odds and error rate differences; Theil index "
-                   "(aif360 ClassificationMetric), with bootstrap confidence intervals.")
+    description = ("Selection rate, TPR, FPR, FNR, precision and error rate per group (Wilson intervals); "
+                   "statistical parity, equal opportunity and error rate differences (Newcombe), disparate impact "
+                   "(MOVER, log scale), average odds difference (MOVER); Theil indices (bootstrap BCa); point "
+                   "estimates from aif360 ClassificationMetric.")
     requires = frozenset({"protected", "predictions"})
+
+    @staticmethod
+    def _points(cm: Any) -> tuple[dict[bool, dict[str, float | None]], dict[str, float | None]]:
+        point_g = {
+            priv: {
+                "selection_rate": _f(cm.selection_rate(privileged=priv)),
+                "tpr": _f(cm.true_positive_rate(privileged=priv)),
+                "fpr": _f(cm.false_positive_rate(privileged=priv)),
+                "fnr": _f(cm.false_negative_rate(privileged=priv)),
+                "precision": _f(cm.positive_predictive_value(privileged=priv)),
+                "error_rate": _f(cm.error_rate(privileged=priv)),
+            }
+            for priv in (False, True)
+        }
+        point_d = {
+            "statistical_parity_difference": _f(cm.statistical_parity_difference()),
+            "disparate_impact": _f(cm.disparate_impact()),
+            "equal_opportunity_difference": _f(cm.equal_opportunity_difference()),
+            "average_odds_difference": _f(cm.average_odds_difference()),
+            "error_rate_difference": _f(cm.error_rate_difference()),
+        }
+        return point_g, point_d
 
     def run(self, ctx: AuditContext, params: Any) -> CheckOutput:
         p: FairnessParams = params
+        level = p.confidence
         comps = cached_comparisons(ctx, p.intersections, p.per_value, p.max_values)
         y, yhat = ctx.y_true, ctx.y_pred
         aif360 = _import_aif360()
@@ -456,40 +578,33 @@ class ModelFairnessCheck(_FairnessBase):
             )
             n_u, n_p = int(cm.num_instances(privileged=False)), int(cm.num_instances(privileged=True))
             judged = min(n_u, n_p) >= p.min_group_size
-            point_g = {
-                priv: {
-                    "selection_rate": cm.selection_rate(privileged=priv),
-                    "tpr": cm.true_positive_rate(privileged=priv),
-                    "fpr": cm.false_positive_rate(privileged=priv),
-                    "fnr": cm.false_negative_rate(privileged=priv),
-                    "precision": cm.positive_predictive_value(privileged=priv),
-                    "error_rate": cm.error_rate(privileged=priv),
-                }
-                for priv in (False, True)
-            }
-            point_d = {
-                "statistical_parity_difference": cm.statistical_parity_difference(),
-                "disparate_impact": cm.disparate_impact(),
-                "equal_opportunity_difference": cm.equal_opportunity_difference(),
-                "average_odds_difference": cm.average_odds_difference(),
-                "error_rate_difference": cm.error_rate_difference(),
+            with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 in a group: handled below
+                point_g, point_d = self._points(cm)
+            counts = cells.cells(i)
+            kn = {priv: group_counts(counts, priv) for priv in (False, True)}
+            for priv in (False, True):  # 0/0 is undefined (aif360 reports a precision of 0.0 for it)
+                point_g[priv] = {k: None if kn[priv][k][1] == 0 else v for k, v in point_g[priv].items()}
+            for name, keys in DIFF_NEEDS.items():
+                if any(kn[priv][k][1] == 0 for priv in (False, True) for k in keys):
+                    point_d[name] = None
+            ci_g = {priv: {k: rate_interval(kn[priv][k], point_g[priv][k], level) for k in GROUP_METRICS}
+                    for priv in (False, True)}
+            u, pr = kn[False], kn[True]
+            ci_d = {
+                "statistical_parity_difference": difference_interval(
+                    u["selection_rate"], pr["selection_rate"], point_d["statistical_parity_difference"], level),
+                "disparate_impact": ratio_interval(u["selection_rate"], pr["selection_rate"],
+                                                   point_d["disparate_impact"], level),
+                "equal_opportunity_difference": difference_interval(
+                    u["tpr"], pr["tpr"], point_d["equal_opportunity_difference"], level),
+                "average_odds_difference": average_odds_interval(u, pr, point_d["average_odds_difference"], level),
+                "error_rate_difference": difference_interval(
+                    u["error_rate"], pr["error_rate"], point_d["error_rate_difference"], level),
             }
             if c.kind == "binary" and (c.codes >= 0).all():
-                point_d["between_group_theil_index"] = between_group_theil(c.codes, y, yhat)
-            ci_g: dict[bool, dict[str, Interval | None]] = {False: {}, True: {}}
-            ci_d: dict[str, Interval | None] = {}
-            if p.bootstrap:
-                boot = _bootstrap_counts(cells.cells(i), p.bootstrap, rng)
-                u = rates(*(boot[:, 1 + j] for j in range(4)))
-                pr = rates(*(boot[:, 5 + j] for j in range(4)))
-                ci_g = {
-                    False: {k: bootstrap_interval(u[k], p.confidence, p.bootstrap) for k in GROUP_METRICS},
-                    True: {k: bootstrap_interval(pr[k], p.confidence, p.bootstrap) for k in GROUP_METRICS},
-                }
-                d = differences(u, pr)
-                if "between_group_theil_index" in point_d:
-                    d["between_group_theil_index"] = _bgti(boot)
-                ci_d = {k: bootstrap_interval(v, p.confidence, p.bootstrap) for k, v in d.items()}
+                bgti = _f(between_group_theil(c.codes, y, yhat))
+                point_d["between_group_theil_index"] = bgti
+                ci_d["between_group_theil_index"] = bgti_interval(counts, bgti, p.bootstrap, rng, level)
             for priv, group, n in ((True, c.reference, n_p), (False, c.group, n_u)):
                 gkey = f"{c.attribute}={group}"
                 if gkey in seen_groups:
@@ -500,27 +615,25 @@ class ModelFairnessCheck(_FairnessBase):
                 metrics.append(Metric(name="group_size", value=float(n), n=n, subject=gkey, attribute=c.attribute,
                                       group=group, judged=ok, note=note))
                 for k in GROUP_METRICS:
-                    metrics.append(
-                        Metric(name=k, value=_f(point_g[priv][k]), ci=ci_g[priv].get(k), n=n, subject=gkey,
-                               attribute=c.attribute, group=group, judged=ok, note=note)
-                    )
-                group_rows.append([gkey, n] + [_f(point_g[priv][k]) for k in GROUP_METRICS])
+                    metrics.append(_group_metric(k, point_g[priv][k], ci_g[priv][k], n, gkey, c.attribute, group,
+                                                 ok, note))
+                group_rows.append([gkey, n] + [point_g[priv][k] for k in GROUP_METRICS])
             for k, v in point_d.items():
-                ok, note = _judgement(judged, ci_d.get(k), _f(v), p)
+                ok, note = _judgement(judged, v, p)
                 metrics.append(
-                    Metric(name=k, value=_f(v), ci=ci_d.get(k), n=n_u + n_p, subject=c.subject,
+                    Metric(name=k, value=v, ci=ci_d.get(k), n=n_u + n_p, subject=c.subject,
                            attribute=c.attribute, group=c.group, reference=c.reference, judged=ok, note=note)
                 )
-            diff_rows.append([c.subject, n_u, n_p] + [_f(point_d[k]) for k in DIFF_METRICS])
+            diff_rows.append([c.subject, n_u, n_p] + [point_d[k] for k in DIFF_METRICS])
         # Overall Theil index (individual-level inequality of benefits), with its own bootstrap.
-        theil = _theil(_benefit(y, yhat)) if comps else float("nan")
+        theil = _f(_theil(_benefit(y, yhat))) if comps else None
         theil_ci = None
         acc = float((y == yhat).mean())
-        if p.bootstrap:
+        if p.bootstrap and theil is not None:
             conf = np.bincount(np.where(y == 1, np.where(yhat == 1, 0, 2), np.where(yhat == 1, 1, 3)), minlength=4)
-            b = _bootstrap_counts(conf, p.bootstrap, rng)
-            theil_ci = bootstrap_interval(theil_from_cells(b[:, 0], b[:, 1], b[:, 2], b[:, 3]), p.confidence, p.bootstrap)
-        metrics.append(Metric(name="theil_index", value=_f(theil), ci=theil_ci, n=len(y), subject="all rows"))
+            ci = stats.bca_counts(_theil_of_confusion, conf, p.bootstrap, rng, level)
+            theil_ci = _fit((ci.low, ci.high), theil, level, ci.method) if ci is not None else None
+        metrics.append(Metric(name="theil_index", value=theil, ci=theil_ci, n=len(y), subject="all rows"))
         metrics.append(Metric(name="accuracy", value=acc, n=len(y), subject="all rows"))
         tables = [
             Table(title="Rates by group", columns=["group", "n", *GROUP_METRICS], rows=group_rows),
@@ -538,23 +651,5 @@ class ModelFairnessCheck(_FairnessBase):
             summary=summary,
             evidence={"n": len(y), "comparisons": [c.subject for c in comps],
                       "selection_rate_overall": float(yhat.mean()), "bootstrap": p.bootstrap,
-                      "confidence": p.confidence, "min_group_size": p.min_group_size},
+                      "confidence": p.confidence, "min_group_size": p.min_group_size, "intervals": INTERVALS},
         )
-
-
-def _bgti(boot: np.ndarray) -> np.ndarray:
-    """Between-group Theil index for two groups covering every row, from bootstrap cell counts."""
-    n_u = boot[:, 1:5].sum(axis=1)
-    n_p = boot[:, 5:9].sum(axis=1)
-    n = n_u + n_p
-
-    def mean_benefit(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tn: np.ndarray) -> np.ndarray:
-        return _div(tp + tn + 2 * fp, tp + fp + fn + tn)
-
-    mu_u = mean_benefit(*(boot[:, 1 + j] for j in range(4)))
-    mu_p = mean_benefit(*(boot[:, 5 + j] for j in range(4)))
-    mu = _div(n_u * mu_u + n_p * mu_p, n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t_u = np.where(mu_u > 0, (mu_u / mu) * np.log(mu_u / mu), 0.0)
-        t_p = np.where(mu_p > 0, (mu_p / mu) * np.log(mu_p / mu), 0.0)
-    return _div(n_u * t_u + n_p * t_p, n)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import posixpath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from trustaudit.lineage.spec import LineageSpec, parse_lineage
-from trustaudit.lineage.stats import wilson
-from trustaudit.results import Interval, Metric
+from trustaudit.stats import rate_metric
 
 if TYPE_CHECKING:
     from trustaudit.context import AuditContext
     from trustaudit.lineage.sources import BundleSources
 
 CATEGORY = "lineage"
+
+__all__ = ["CATEGORY", "bundle_sources", "has_lineage", "lineage_spec", "listing", "norm_path", "rate_metric",
+           "short"]
 
 
 def lineage_spec(ctx: AuditContext) -> LineageSpec:
@@ -42,19 +44,6 @@ def bundle_sources(ctx: AuditContext) -> BundleSources:
 def norm_path(path: str) -> str:
     """Compare bundle paths as written in different places: 'data/x.csv' == './data/x.csv' == 'data\\x.csv'."""
     return posixpath.normpath(str(path).replace("\\", "/"))
-
-
-def rate_metric(name: str, k: int, n: int, confidence: float, **fields: Any) -> Metric:
-    """A proportion k/n with its Wilson score interval."""
-    lo, hi = wilson(k, n, confidence)
-    value = k / n if n else None
-    return Metric(
-        name=name,
-        value=value,
-        ci=Interval(low=lo, high=hi, level=confidence, method="wilson") if n else None,
-        n=n,
-        **fields,
-    )
 
 
 def short(digest: str, width: int = 12) -> str:

@@ -333,7 +333,7 @@ class ConsistencyCheck(Check):
     id = "lineage.consistency"
     category = CATEGORY
     title = "Lineage agrees with MLmodel, model card, BOM and the model"
-    version = "1.0"
+    version = "1.1"
     description = (
         "Contradictions between the manifest's lineage and the model's own parameters, an MLflow MLmodel file "
         "(run id, model uuid, signature vs data), a Hugging Face card (license, datasets, base_model) and a "
@@ -371,7 +371,9 @@ class ConsistencyCheck(Check):
             Metric(name="contradictions", value=float(len(contra)), n=len(findings),
                    subject=listing([f.key for f in contra], 4) if contra else None),
             Metric(name="signature_mismatches", value=float(len(sig)),
-                   subject=listing(sig, 3) if sig else None) if found.mlmodel is not None else None,
+                   subject=listing(sig, 3) if sig else None) if found.mlmodel is not None else
+            Metric(name="signature_mismatches", value=None, judged=False,
+                   note="no MLmodel file in the bundle: no signature to compare"),
             Metric(name="omissions", value=float(len(omissions)), n=len(findings)),
             Metric(name="agreements", value=float(len(agree)), n=len(findings)),
             Metric(name="sources_compared", value=float(len(compared)), subject=", ".join(compared)),
@@ -387,7 +389,7 @@ class ConsistencyCheck(Check):
             summary = f"lineage agrees with {', '.join(compared)} ({len(agree)} {facts}"
             summary += f", {len(omissions)} stated in one place only)" if omissions else ")"
         return CheckOutput(
-            metrics=[m for m in metrics if m is not None],
+            metrics=metrics,
             summary=summary,
             tables=[Table(title="Lineage consistency",
                           columns=["source", "field", "manifest", "source value", "finding", "note"],

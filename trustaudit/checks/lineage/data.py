@@ -14,8 +14,8 @@ from trustaudit.checks.lineage._common import CATEGORY, listing, rate_metric
 from trustaudit.context import AuditContext
 from trustaudit.errors import SkipCheck
 from trustaudit.lineage.sources import dtype_kind
-from trustaudit.lineage.stats import newcombe_difference
-from trustaudit.results import Interval, Metric, Table
+from trustaudit.results import Metric, Table
+from trustaudit.stats import difference_metric
 
 _NA = "\x00NA"
 
@@ -86,6 +86,22 @@ class LeakageParams(CheckParams):
     max_examples: int = Field(10, ge=0, description="Leaked eval row indices listed in the evidence")
 
 
+def label_conflicts(ev_features: np.ndarray, ev_rows: np.ndarray, tr_features: np.ndarray,
+                    tr_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per evaluation row, from hashes of its feature vector and of its whole row (features + label):
+
+    * ``conflict``: the feature vector occurs in the training data with a different label (it may also occur
+      with the same label);
+    * ``only_other``: the feature vector occurs in the training data, but never with this row's label.
+    """
+    labels_per_features = pd.Series(tr_rows).groupby(tr_features).nunique()  # distinct labels per feature vector
+    n_labels = pd.Series(ev_features).map(labels_per_features).fillna(0).to_numpy(dtype=np.int64)
+    same = np.isin(ev_rows, tr_rows)  # this very (features, label) occurs in training
+    conflict = n_labels - same.astype(np.int64) >= 1
+    only_other = (n_labels >= 1) & ~same
+    return conflict, only_other
+
+
 class LeakageCheck(Check):
     """Evaluation rows that also occur in the training data (exact match after canonicalisation).
 
@@ -97,8 +113,10 @@ class LeakageCheck(Check):
     id = "lineage.leakage"
     category = CATEGORY
     title = "Evaluation rows found in the training data"
-    version = "1.0"
-    description = "Hashes every row; counts evaluation rows present in the training data, with Wilson intervals."
+    version = "1.1"
+    description = ("Hashes every row; counts evaluation rows present in the training data (Wilson intervals), "
+                   "compares with the rate at which training rows repeat each other (Newcombe), and counts "
+                   "evaluation rows whose features occur in training with another label.")
     Params = LeakageParams
     requires = frozenset({"training_data"})
 
@@ -120,38 +138,47 @@ class LeakageCheck(Check):
         tr_dup = pd.Series(tr).duplicated(keep=False).to_numpy()
         kb = int(tr_dup.sum())
         conf = params.confidence
-        lo, hi = newcombe_difference(k, n_eval, kb, n_train, conf)
+        what = "features and label" if ctx.bundle.spec.label in cols else "features"
         metrics = [
-            Metric(name="leaked_rows", value=float(k), n=n_eval),
-            rate_metric("leaked_row_rate", k, n_eval, conf),
+            Metric(name="leaked_rows", value=float(k), n=n_eval,
+                   note=f"evaluation rows whose {what} occur as a row of the training data"),
+            rate_metric("leaked_row_rate", k, n_eval, conf, note=f"share of evaluation rows whose {what} occur "
+                        "as a row of the training data"),
             rate_metric("duplicate_baseline_rate", kb, n_train, conf,
                         note="share of training rows that repeat another training row (chance level)"),
-            Metric(name="excess_leak_rate", value=k / n_eval - kb / n_train, n=n_eval,
-                   ci=Interval(low=lo, high=hi, level=conf, method="newcombe-wilson"),
-                   note="leaked_row_rate minus duplicate_baseline_rate"),
+            difference_metric("excess_leak_rate", k, n_eval, kb, n_train, conf,
+                              note="leaked_row_rate minus duplicate_baseline_rate"),
         ]
         label_in = ctx.bundle.spec.label in cols
-        conflicts = 0
+        conflicts = only_other = 0
         if label_in:
             evf = pd.util.hash_pandas_object(ev_frame[feature_cols], index=False).to_numpy()
             trf = pd.util.hash_pandas_object(tr_frame[feature_cols], index=False).to_numpy()
-            conflict_mask = np.isin(evf, trf) & ~leaked
-            conflicts = int(conflict_mask.sum())
-            metrics.append(rate_metric("label_conflict_rate", conflicts, n_eval, conf,
-                                       note="eval rows whose features occur in training with another label"))
+            conflict_mask, only_mask = label_conflicts(evf, ev, trf, tr)
+            conflicts, only_other = int(conflict_mask.sum()), int(only_mask.sum())
+            metrics.append(rate_metric(
+                "label_conflict_rate", conflicts, n_eval, conf,
+                note="share of evaluation rows whose exact feature vector occurs in the training data with a "
+                "different label (possibly also with the same one)"))
+            metrics.append(rate_metric(
+                "other_label_only_rate", only_other, n_eval, conf,
+                note="share of evaluation rows whose exact feature vector occurs in the training data, but only "
+                "with other labels (a model that memorised its training rows gets these wrong)"))
         examples = np.flatnonzero(leaked)[: params.max_examples].tolist()
-        what = "features and label" if label_in else "features"
         summary = (f"{k} of {n_eval} evaluation rows ({k / n_eval:.1%}) occur in the training data "
                    f"(same {what}); training rows repeating each other: {kb / n_train:.1%}")
         warnings = []
         if absent:
             warnings.append(f"model input column(s) absent from the training data were not compared: {listing(absent)}")
-        table = Table(title="Overlap of evaluation and training rows",
-                      columns=["measure", "count", "of", "rate"],
-                      rows=[["eval rows found in training", k, n_eval, k / n_eval],
-                            ["training rows duplicated within training", kb, n_train, kb / n_train],
-                            ["eval rows with training features but another label", conflicts, n_eval,
-                             conflicts / n_eval]])
+        rows: list[list[object]] = [["eval rows found in training", k, n_eval, k / n_eval],
+                                    ["training rows duplicated within training", kb, n_train, kb / n_train]]
+        if label_in:
+            rows += [["eval rows whose features occur in training with another label", conflicts, n_eval,
+                      conflicts / n_eval],
+                     ["eval rows whose features occur in training only with other labels", only_other, n_eval,
+                      only_other / n_eval]]
+        table = Table(title="Overlap of evaluation and training rows", columns=["measure", "count", "of", "rate"],
+                      rows=rows)
         return CheckOutput(metrics=metrics, summary=summary, tables=[table], warnings=warnings,
                            evidence={"columns": cols, "leaked_row_examples": examples,
                                      "distinct_leaked_rows": len(np.unique(ev[leaked]))})
@@ -223,7 +250,7 @@ class SkewCheck(Check):
     id = "lineage.skew"
     category = CATEGORY
     title = "Training/evaluation data skew"
-    version = "1.0"
+    version = "1.1"
     description = "Missing columns, type mismatches, PSI, out-of-range values and unseen categories per column."
     Params = SkewParams
     requires = frozenset({"training_data"})

@@ -28,7 +28,7 @@ class IntegrityCheck(Check):
     id = "lineage.integrity"
     category = CATEGORY
     title = "Declared digests match the files"
-    version = "1.0"
+    version = "1.1"
     description = "Verifies the sha256 (or sha384/sha512/sha3/blake2b) digests declared under lineage."
     Params = IntegrityParams
     requires = frozenset({"bundle_dir"})
@@ -44,19 +44,29 @@ class IntegrityCheck(Check):
         missing: list[str] = []
         details: list[str] = []
         declared_paths: set[str] = set()
+        # one file may be declared in several places: the file counts are of distinct files, the digest counts
+        # of declarations
+        bad_entries = missing_entries = 0
+        seen_bad: set[str] = set()
+        seen_missing: set[str] = set()
         for path, digest, where in entries:
             key = norm_path(path)
             declared_paths.add(key)
             full = ctx.bundle.resolve(path, where)
             if not full.exists():
-                missing.append(path)
+                missing_entries += 1
+                if key not in seen_missing:
+                    seen_missing.add(key)
+                    missing.append(path)
                 rows.append([path, where, format_digest(digest), None, "missing"])
                 continue
             known = audited[key].sha256 if key in audited else None
             bad = compare(full, digest, known_sha256=known)
             if bad:
+                bad_entries += 1
                 alg, (want, got) = next(iter(bad.items()))
-                if path not in mismatched:
+                if key not in seen_bad:
+                    seen_bad.add(key)
                     mismatched.append(path)
                 details.append(f"{path} (declared {alg}:{short(want)}, file has {alg}:{short(got)})")
                 rows.append([path, where, f"{alg}:{want}", f"{alg}:{got}", "MISMATCH"])
@@ -70,16 +80,17 @@ class IntegrityCheck(Check):
         for path in undeclared:
             rows.append([path, "(bundle file)", None, f"sha256:{audited[norm_path(path)].sha256}", "undeclared"])
 
-        n_checked = len(entries) - len(missing)
+        n_checked = len(entries) - missing_entries
         metrics = [
             Metric(name="digest_mismatches", value=float(len(mismatched)), n=n_checked,
                    subject=listing(mismatched) if mismatched else None,
                    note="files whose content differs from the declared digest" if mismatched else None),
-            Metric(name="missing_files", value=float(len(missing)), n=len(entries),
+            Metric(name="missing_files", value=float(len(missing)), n=len(declared_paths),
                    subject=listing(missing) if missing else None),
             Metric(name="undeclared_files", value=float(len(undeclared)), n=len(audited),
                    subject=listing(undeclared) if undeclared else None),
-            Metric(name="digests_verified", value=float(n_checked - len(mismatched)), n=n_checked),
+            Metric(name="digests_verified", value=float(n_checked - bad_entries), n=n_checked,
+                   note="declared digests (of files present) that match"),
         ]
         if mismatched:
             summary = "digest mismatch: " + "; ".join(details[:3]) + ("; ..." if len(details) > 3 else "")

@@ -1,5 +1,12 @@
 """``lineage.reproducibility``: the model loads and predicts identically twice, and (for a scikit-learn
-estimator with fixed random_state and declared training data) a refitted clone reproduces its predictions."""
+estimator with fixed random_state and declared training data) a refitted clone reproduces its predictions.
+
+What is computed never depends on the clock: the rows compared are seeded samples of fixed size, and whether to
+refit is decided by a count, the refit's *work* = training rows x input columns x iterations (the largest
+``n_estimators`` / ``max_iter`` among the estimator's parameters, 1 when it has none), against ``refit_max_work``.
+``refit_time_budget_s`` is only a safety stop: a fit cannot be interrupted, so a refit that ran past it is
+reported with every refit metric not judged and a warning, never as a normal result.
+"""
 
 from __future__ import annotations
 
@@ -21,10 +28,14 @@ class ReproducibilityParams(CheckParams):
     sample_size: int = Field(1000, ge=10, description="Evaluation rows predicted by the reloaded models")
     refit: bool = Field(True, description="Refit a clone of a scikit-learn estimator on the training data")
     refit_sample_size: int = Field(2000, ge=10, description="Evaluation rows compared after the refit")
-    refit_time_budget_s: float = Field(
-        60.0, gt=0, description="Skip the refit when a pilot fit projects a longer fit (seconds)"
+    refit_max_work: float = Field(
+        2e9, gt=0, description="Refit only when training rows x input columns x iterations (largest n_estimators "
+        "/ max_iter of the estimator, 1 if none) is at most this: a count, the same decision on every machine"
     )
-    pilot_rows: int = Field(1000, ge=100, description="Rows of the timed pilot fit used for the projection")
+    refit_time_budget_s: float = Field(
+        600.0, gt=0, description="Safety stop (seconds): a refit that ran longer is reported, every refit metric "
+        "not judged, with a warning; it decides nothing else"
+    )
     threads: int = Field(
         1, ge=1, description="Threads for the refit (OpenMP estimators such as HistGradientBoosting slow down "
         "badly when their threads compete for busy cores; results do not depend on it)"
@@ -41,6 +52,18 @@ def random_state_problems(est: Any) -> list[str]:
         if is_seed and (val is None or not isinstance(val, (int, np.integer))):
             bad.append(f"{key}={val!r}")
     return bad
+
+
+WORK_PARAMS = ("n_estimators", "max_iter")
+
+
+def refit_work(est: Any, rows: int, columns: int) -> tuple[int, int]:
+    """(work, iterations) of refitting ``est``: rows x columns x iterations, iterations being the largest integer
+    ``n_estimators`` / ``max_iter`` among its (deep) parameters, 1 when it has none."""
+    iters = [int(v) for k, v in est.get_params(deep=True).items()
+             if k.rsplit("__", 1)[-1] in WORK_PARAMS and isinstance(v, (int, np.integer)) and not isinstance(v, bool)]
+    it = max([1, *iters])
+    return rows * columns * it, it
 
 
 def _reload(ctx: AuditContext) -> Any:
@@ -60,10 +83,11 @@ class ReproducibilityCheck(Check):
     id = "lineage.reproducibility"
     category = CATEGORY
     title = "Model reloads and refits reproducibly"
-    version = "1.0"
+    version = "1.1"
     description = (
-        "Loads the model file twice and compares predictions on a sample; refits a clone of a scikit-learn "
-        "estimator with fixed random_state on the declared training data and reports the agreement rate."
+        "Loads the model file twice and compares predictions on a seeded sample; refits a clone of a scikit-learn "
+        "estimator with fixed random_state on the declared training data (when its work, rows x columns x "
+        "iterations, is within refit_max_work) and reports the agreement rate."
     )
     Params = ReproducibilityParams
     requires = frozenset({"model"})
@@ -106,14 +130,25 @@ class ReproducibilityCheck(Check):
             if isinstance(out, str):
                 reason = out
             else:
-                agree_k, n, max_diff, fit_s = out
+                agree_k, n, max_diff, fit_s, work = out
+                fields: dict[str, Any] = {}
+                if fit_s > params.refit_time_budget_s:
+                    stop = (f"not judged: stopped early after {fit_s:.1f} s (the refit ran past the "
+                            f"refit_time_budget_s = {params.refit_time_budget_s:g} s safety stop; the fit cannot be "
+                            f"interrupted, so it completed, but a run this slow is not trusted as evidence)")
+                    fields = {"judged": False, "note": stop}
+                    warn.append(f"refit ran {fit_s:.1f} s, past the {params.refit_time_budget_s:g} s safety stop "
+                                "(refit_time_budget_s): refit metrics are reported, not judged")
                 metrics.append(rate_metric("refit_label_agreement", agree_k, n, conf,
-                                           note="refitted clone vs the audited model's predictions"))
-                metrics.append(Metric(name="refit_max_abs_diff", value=max_diff, n=n, unit="probability"))
+                                           **(fields or {"note": "refitted clone vs the audited model's predictions"})))
+                metrics.append(Metric(name="refit_max_abs_diff", value=max_diff, n=n, unit="probability", **fields))
                 rows.append(["refit", "clone fitted on the training data", n, agree_k / n, max_diff])
-                evidence["refit"] = {"rows_compared": n, "fit_seconds": round(fit_s, 3)}
+                evidence["refit"] = {"rows_compared": n, **work, "fit_elapsed_s": round(fit_s, 3),
+                                     "stopped_early": bool(fields)}
                 self._version_note(ctx, warn)
         if reason is not None:
+            for name in ("refit_label_agreement", "refit_max_abs_diff"):  # reported, not judged: no refit
+                metrics.append(Metric(name=name, value=None, judged=False, note=f"refit skipped: {reason}"))
             notes.append(f"refit skipped: {reason}")
             rows.append(["refit", f"skipped: {reason}", None, None, None])
             evidence["refit"] = {"skipped": reason}
@@ -157,7 +192,8 @@ class ReproducibilityCheck(Check):
         return None
 
     @staticmethod
-    def _refit(ctx: AuditContext, params: ReproducibilityParams, warn: list[str]) -> tuple[int, int, float, float] | str:
+    def _refit(ctx: AuditContext, params: ReproducibilityParams,
+               warn: list[str]) -> tuple[int, int, float | None, float, dict[str, int]] | str:
         from sklearn.base import clone
         from threadpoolctl import threadpool_limits
 
@@ -166,23 +202,15 @@ class ReproducibilityCheck(Check):
         assert est is not None and train is not None
         X = train[list(ctx.feature_columns)]
         y = train[training_label(ctx)]
-        n = len(X)
+        work, iters = refit_work(est, len(X), X.shape[1])
+        budget = {"train_rows": len(X), "columns": X.shape[1], "iterations": iters, "work": work,
+                  "refit_max_work": int(params.refit_max_work)}
+        if work > params.refit_max_work:
+            return (f"refit work {len(X)} rows x {X.shape[1]} columns x {iters} iterations = {work:.3g} is over "
+                    f"refit_max_work = {params.refit_max_work:.3g}")
         caught: list[warnings.WarningMessage] = []
         with warnings.catch_warnings(record=True) as rec, threadpool_limits(limits=params.threads):
             warnings.simplefilter("always")
-            if n > 2 * params.pilot_rows:
-                rng = ctx.rng("lineage.reproducibility:pilot")
-                pick = np.sort(rng.choice(n, size=params.pilot_rows, replace=False))
-                t0 = time.perf_counter()
-                try:
-                    clone(est).fit(X.iloc[pick], y.iloc[pick])
-                except Exception as exc:  # a pilot on a subsample may fail (e.g. a class missing): fit anyway
-                    warn.append(f"pilot fit failed ({type(exc).__name__}); the time budget was not projected")
-                else:
-                    projected = (time.perf_counter() - t0) * n / params.pilot_rows
-                    if projected > params.refit_time_budget_s:
-                        return (f"a pilot fit on {params.pilot_rows} rows projects {projected:.0f} s for {n} rows, "
-                                f"over the {params.refit_time_budget_s:g} s budget (refit_time_budget_s)")
             t0 = time.perf_counter()
             refit = clone(est).fit(X, y)
             fit_s = time.perf_counter() - t0
@@ -199,8 +227,8 @@ class ReproducibilityCheck(Check):
         pred = (proba.argmax(axis=1) == fav).astype(np.int8)
         agree = int((pred == ctx.y_pred[idx]).sum())
         scores = ctx.scores
-        max_diff = float(np.max(np.abs(proba[:, fav] - scores[idx]))) if scores is not None and len(idx) else 0.0
-        return agree, len(idx), max_diff, fit_s
+        max_diff = float(np.max(np.abs(proba[:, fav] - scores[idx]))) if scores is not None and len(idx) else None
+        return agree, len(idx), max_diff, fit_s, budget
 
     @staticmethod
     def _version_note(ctx: AuditContext, warn: list[str]) -> None:
