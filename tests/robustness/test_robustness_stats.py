@@ -55,6 +55,9 @@ def test_metric_helpers():
     m = rate_metric("attack_success_rate", 3, 12, 0.95, subject="eps=0.1")
     assert m.value == 0.25 and m.n == 12 and m.ci is not None and m.ci.method == "wilson"
     empty = rate_metric("x", 0, 0)
-    assert empty.value is None and empty.ci is None and empty.note == "no rows"
+    # one empty-group rule for every family (trustaudit.stats): no value, no interval, not judged
+    assert empty.value is None and empty.ci is None and not empty.judged and empty.note.startswith("no rows")
+    empty_gap = difference_metric("gap", 0, 0, 3, 10)
+    assert empty_gap.value is None and empty_gap.ci is None and not empty_gap.judged
     d = difference_metric("gap", 56, 70, 48, 80)
     assert d.value == pytest.approx(0.2) and d.n == 150 and d.ci is not None
