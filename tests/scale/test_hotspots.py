@@ -17,8 +17,8 @@ from trustaudit.checks.fairness import (
     CellTable,
     _cells,
     _import_aif360,
-    _text_codes,
     build_comparisons,
+    text_codes,
 )
 from trustaudit.context import AuditContext, predict_proba_chunked
 
@@ -145,7 +145,7 @@ def test_label_encoding_once_per_distinct_value_equals_per_row(series):
 
 @pytest.mark.parametrize("series", SERIES, ids=lambda s: str(s.dtype))
 def test_text_codes_equal_per_row_text(series):
-    codes, texts = _text_codes(series)
+    codes, texts = text_codes(series)
     rebuilt = [texts[c] if c >= 0 else None for c in codes]
     try:
         old = series.astype(object).map(lambda v: None if v is None or v != v else str(v))

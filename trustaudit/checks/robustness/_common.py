@@ -20,7 +20,7 @@ def binary_groups(ctx: AuditContext) -> list[Any]:
         return []
     key = "robustness.binary_groups"
     if key not in ctx.cache:
-        from trustaudit.checks.fairness import build_comparisons
+        from trustaudit.groups import build_comparisons
 
         ctx.cache[key] = [c for c in build_comparisons(ctx, False, False, 12) if c.kind == "binary"]
     return list(ctx.cache[key])
