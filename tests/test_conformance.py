@@ -66,6 +66,35 @@ def test_check_conforms(check_id, small_bundle, tmp_path):
             assert m.ci.low <= m.value + 1e-9 and m.value <= m.ci.high + 1e-9, m
     for a in result.artifacts:
         assert (tmp_path / a.path).is_file(), a.path
+    assert_declared(cls, result)
+
+
+def assert_declared(cls, result) -> None:
+    """Every emitted metric is declared by its check, and sets only the structured fields it declares (what rubric
+    conditions may select by)."""
+    from trustaudit.checks.base import SUBJECT_FIELDS
+
+    declared = {m.name: m for m in cls.metrics}
+    assert declared, f"{cls.id} declares no metrics (Check.metrics)"
+    assert len(declared) == len(cls.metrics), f"{cls.id} declares a metric twice"
+    for m in result.metrics:
+        spec = declared.get(m.name)
+        assert spec is not None, f"{cls.id} emits '{m.name}', which it does not declare"
+        fields = {f for f in SUBJECT_FIELDS if getattr(m, f) is not None}
+        assert fields <= set(spec.subject), f"{cls.id} '{m.name}' sets {sorted(fields)}, declares {spec.subject}"
+        assert m.unit is None or spec.unit is None or m.unit == spec.unit or m.unit in ("log-odds", "probability")
+
+
+@pytest.mark.parametrize("bundle", ["german-credit", "adult-income-predictions"])
+def test_sample_bundle_metrics_are_declared(bundle, samples_dir, tmp_path):
+    """The same over the sample bundles' own data (other groups, intersections, another model family)."""
+    from trustaudit.api import audit
+
+    rep = audit(samples_dir / bundle, checks=["fairness.*", "lineage.*", "openness.*", "robustness.noise"],
+                params={"fairness.model": {"bootstrap": 50}, "fairness.dataset": {"bootstrap": 50}}, out_dir=tmp_path)
+    for c in rep.checks:
+        if c.status != Status.SKIPPED:
+            assert_declared(registry.load(c.check_id), c)
 
 
 @pytest.mark.parametrize("check_id", CHECK_IDS)

@@ -29,7 +29,7 @@ import numpy as np
 from pydantic import Field
 
 from trustaudit import stats
-from trustaudit.checks.base import Check, CheckOutput, CheckParams
+from trustaudit.checks.base import Check, CheckOutput, CheckParams, MetricSpec
 from trustaudit.context import AuditContext
 
 # Groups and comparisons live in trustaudit.groups (shared by every check family); re-exported here.
@@ -364,6 +364,18 @@ class DatasetFairnessCheck(_FairnessBase):
     description = ("Base rate of the favourable label per group (Wilson intervals); statistical parity difference "
                    "(Newcombe) and disparate impact (MOVER) of the labels (aif360 BinaryLabelDatasetMetric).")
 
+    metrics = (
+        MetricSpec("base_rate",
+                   "Share of rows with the favourable label in a group (Wilson interval)",
+                   subject=("attribute", "group")),
+        MetricSpec("label_disparate_impact",
+                   "Base rate of the unprivileged group over the privileged group's (MOVER on the log scale)",
+                   direction="closer_to_one", subject=("attribute", "group", "reference")),
+        MetricSpec("label_statistical_parity_difference",
+                   "Base rate of the unprivileged group minus the privileged group's (Newcombe)",
+                   direction="closer_to_zero", subject=("attribute", "group", "reference")),
+    )
+
     def run(self, ctx: AuditContext, params: Any) -> CheckOutput:
         p: FairnessParams = params
         level = p.confidence
@@ -457,6 +469,50 @@ class ModelFairnessCheck(_FairnessBase):
                    "(MOVER, log scale), average odds difference (MOVER); Theil indices (bootstrap BCa); point "
                    "estimates from aif360 ClassificationMetric.")
     requires = frozenset({"protected", "predictions"})
+
+    metrics = (
+        MetricSpec("group_size", "Rows in a group", unit="rows", subject=("attribute", "group")),
+        MetricSpec("selection_rate",
+                   "Share of a group predicted favourable (Wilson)",
+                   subject=("attribute", "group")),
+        MetricSpec("tpr",
+                   "True positive rate of a group (Wilson)",
+                   direction="higher_is_better", subject=("attribute", "group")),
+        MetricSpec("fpr",
+                   "False positive rate of a group (Wilson)",
+                   direction="lower_is_better", subject=("attribute", "group")),
+        MetricSpec("fnr",
+                   "False negative rate of a group (Wilson)",
+                   direction="lower_is_better", subject=("attribute", "group")),
+        MetricSpec("precision",
+                   "Precision of a group's favourable predictions (Wilson)",
+                   direction="higher_is_better", subject=("attribute", "group")),
+        MetricSpec("error_rate",
+                   "Share of a group's rows predicted wrongly (Wilson)",
+                   direction="lower_is_better", subject=("attribute", "group")),
+        MetricSpec("disparate_impact",
+                   "Selection rate of the unprivileged group over the privileged group's (four-fifths rule)",
+                   direction="closer_to_one", subject=("attribute", "group", "reference")),
+        MetricSpec("statistical_parity_difference",
+                   "Selection rate of the unprivileged group minus the privileged group's",
+                   direction="closer_to_zero", subject=("attribute", "group", "reference")),
+        MetricSpec("equal_opportunity_difference",
+                   "TPR of the unprivileged group minus the privileged group's",
+                   direction="closer_to_zero", subject=("attribute", "group", "reference")),
+        MetricSpec("average_odds_difference",
+                   "Mean of the FPR and TPR differences between the groups",
+                   direction="closer_to_zero", subject=("attribute", "group", "reference")),
+        MetricSpec("error_rate_difference",
+                   "Error rate of the unprivileged group minus the privileged group's",
+                   direction="closer_to_zero", subject=("attribute", "group", "reference")),
+        MetricSpec("between_group_theil_index",
+                   "Theil index of the benefit between the two groups (generalised entropy, alpha 1)",
+                   direction="lower_is_better", subject=("attribute", "group", "reference")),
+        MetricSpec("theil_index",
+                   "Theil index of the benefit over all rows (individual unfairness)",
+                   direction="lower_is_better"),
+        MetricSpec("accuracy", "Share of all rows predicted correctly", direction="higher_is_better"),
+    )
 
     @staticmethod
     def _points(cm: Any) -> tuple[dict[bool, dict[str, float | None]], dict[str, float | None]]:

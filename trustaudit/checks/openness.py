@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from trustaudit.checks.base import Check, CheckOutput, CheckParams
+from trustaudit.checks.base import Check, CheckOutput, CheckParams, MetricSpec
 from trustaudit.errors import SkipCheck
 from trustaudit.results import Metric, Table
 
@@ -41,6 +41,38 @@ class OpennessCheck(Check):
         "class I-III, progress per class, each component's license status, and evidence in the bundle."
     )
     Params = OpennessParams
+
+    metrics = (
+        MetricSpec("mof_class_rank",
+                   "Model Openness Framework class reached (3 = class I, the most open; 0 = none)",
+                   direction="higher_is_better"),
+        MetricSpec("class_rank",
+                   "Same as mof_class_rank (kept for earlier rubrics)",
+                   direction="higher_is_better"),
+        MetricSpec("total_progress",
+                   "Share of the MOF components released under an open license",
+                   direction="higher_is_better", unit="%"),
+        MetricSpec("progress_class_1",
+                   "Progress towards MOF class I",
+                   direction="higher_is_better", unit="%"),
+        MetricSpec("progress_class_2",
+                   "Progress towards MOF class II",
+                   direction="higher_is_better", unit="%"),
+        MetricSpec("progress_class_3",
+                   "Progress towards MOF class III",
+                   direction="higher_is_better", unit="%"),
+        MetricSpec("restrictive_components",
+                   "Components released under a restrictive license",
+                   direction="lower_is_better", unit="components"),
+        MetricSpec("final_parameters_open",
+                   "1 when the final model parameters are released under an open license",
+                   direction="higher_is_better"),
+        MetricSpec("art53_exemption_plausible",
+                   "1 when the release plausibly meets the EU AI Act article 53(2) open-source exemption"),
+        MetricSpec("evidence_errors",
+                   "Declared evidence files that could not be read or verified",
+                   direction="lower_is_better", unit="files"),
+    )
 
     def run(self, ctx: AuditContext, params: OpennessParams) -> CheckOutput:
         from trustaudit.openness import declaration_from_manifest, score_openness

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from trustaudit.checks.base import Check, CheckOutput, CheckParams
+from trustaudit.checks.base import Check, CheckOutput, CheckParams, MetricSpec
 from trustaudit.checks.lineage._common import CATEGORY, has_lineage, lineage_spec, listing, norm_path
 from trustaudit.context import AuditContext
 from trustaudit.lineage.spec import DataRef, LineageSpec
@@ -96,6 +96,15 @@ class CompletenessCheck(Check):
     description = "Which provenance fields the lineage section declares, scored 0-1 against a documented list."
     Params = CheckParams
     requires = frozenset({"bundle_dir"})
+
+    metrics = (
+        MetricSpec("completeness",
+                   "Share of the lineage fields a release should declare that the bundle declares",
+                   direction="higher_is_better", unit="fraction of fields"),
+        MetricSpec("missing_fields",
+                   "Lineage fields the bundle does not declare",
+                   direction="lower_is_better", unit="fields"),
+    )
 
     def run(self, ctx: AuditContext, params: CheckParams) -> CheckOutput:
         spec = lineage_spec(ctx)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from trustaudit.checks.base import Check, CheckOutput, CheckParams
+from trustaudit.checks.base import Check, CheckOutput, CheckParams, MetricSpec
 from trustaudit.checks.lineage._common import (
     CATEGORY,
     bundle_sources,
@@ -341,6 +341,22 @@ class ConsistencyCheck(Check):
     )
     Params = ConsistencyParams
     requires = frozenset({"bundle_dir"})
+
+    metrics = (
+        MetricSpec("agreements",
+                   "Facts on which the lineage sources (manifest, MLmodel, card, BOM) agree",
+                   unit="facts"),
+        MetricSpec("contradictions",
+                   "Facts on which two lineage sources disagree",
+                   direction="lower_is_better", unit="facts"),
+        MetricSpec("omissions",
+                   "Facts one source states and another leaves out",
+                   direction="lower_is_better", unit="facts"),
+        MetricSpec("signature_mismatches",
+                   "Columns where the MLmodel signature and the data disagree (no value without an MLmodel)",
+                   direction="lower_is_better", unit="columns"),
+        MetricSpec("sources_compared", "Lineage sources read and compared", unit="sources"),
+    )
 
     def run(self, ctx: AuditContext, params: ConsistencyParams) -> CheckOutput:
         spec = lineage_spec(ctx)

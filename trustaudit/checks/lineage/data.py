@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from trustaudit.checks.base import Check, CheckOutput, CheckParams
+from trustaudit.checks.base import Check, CheckOutput, CheckParams, MetricSpec
 from trustaudit.checks.lineage._common import CATEGORY, listing, rate_metric
 from trustaudit.context import AuditContext
 from trustaudit.errors import SkipCheck
@@ -119,6 +119,26 @@ class LeakageCheck(Check):
                    "evaluation rows whose features occur in training with another label.")
     Params = LeakageParams
     requires = frozenset({"training_data"})
+
+    metrics = (
+        MetricSpec("leaked_rows",
+                   "Evaluation rows whose feature vector also occurs in the training data",
+                   direction="lower_is_better", unit="rows"),
+        MetricSpec("leaked_row_rate",
+                   "Share of evaluation rows whose feature vector occurs in the training data (Wilson)",
+                   direction="lower_is_better"),
+        MetricSpec("duplicate_baseline_rate",
+                   "Share of training rows duplicated within the training data (the rate expected by chance)"),
+        MetricSpec("excess_leak_rate",
+                   "Leaked row rate minus the duplicate baseline rate (Newcombe)",
+                   direction="lower_is_better"),
+        MetricSpec("label_conflict_rate",
+                   "Share of evaluation rows whose feature vector occurs in training with a different label",
+                   direction="lower_is_better"),
+        MetricSpec("other_label_only_rate",
+                   "Share of evaluation rows whose feature vector occurs in training only with other labels",
+                   direction="lower_is_better"),
+    )
 
     def run(self, ctx: AuditContext, params: LeakageParams) -> CheckOutput:
         train = ctx.training_data
@@ -254,6 +274,27 @@ class SkewCheck(Check):
     description = "Missing columns, type mismatches, PSI, out-of-range values and unseen categories per column."
     Params = SkewParams
     requires = frozenset({"training_data"})
+
+    metrics = (
+        MetricSpec("psi",
+                   "Population stability index of a feature between training and evaluation data",
+                   direction="lower_is_better", subject=("attribute",)),
+        MetricSpec("max_psi",
+                   "Largest population stability index over the features",
+                   direction="lower_is_better"),
+        MetricSpec("out_of_range_rate",
+                   "Share of evaluation rows outside a numeric feature's training range (Wilson)",
+                   direction="lower_is_better", subject=("attribute",)),
+        MetricSpec("unseen_category_rate",
+                   "Share of evaluation rows with a category of a feature never seen in training (Wilson)",
+                   direction="lower_is_better", subject=("attribute",)),
+        MetricSpec("missing_columns",
+                   "Training columns missing from the evaluation data",
+                   direction="lower_is_better", unit="columns"),
+        MetricSpec("dtype_mismatches",
+                   "Columns whose type differs between training and evaluation data",
+                   direction="lower_is_better", unit="columns"),
+    )
 
     def run(self, ctx: AuditContext, params: SkewParams) -> CheckOutput:
         train = ctx.training_data

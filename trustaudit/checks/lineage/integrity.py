@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from trustaudit.checks.base import Check, CheckOutput, CheckParams
+from trustaudit.checks.base import Check, CheckOutput, CheckParams, MetricSpec
 from trustaudit.checks.lineage._common import CATEGORY, has_lineage, lineage_spec, listing, norm_path, short
 from trustaudit.context import AuditContext
 from trustaudit.errors import SkipCheck
@@ -32,6 +32,19 @@ class IntegrityCheck(Check):
     description = "Verifies the sha256 (or sha384/sha512/sha3/blake2b) digests declared under lineage."
     Params = IntegrityParams
     requires = frozenset({"bundle_dir"})
+
+    metrics = (
+        MetricSpec("digests_verified", "Declared file digests that match the files", unit="files"),
+        MetricSpec("digest_mismatches",
+                   "Declared file digests that do not match the files",
+                   direction="lower_is_better", unit="files"),
+        MetricSpec("missing_files",
+                   "Distinct declared files that are missing from the bundle",
+                   direction="lower_is_better", unit="files"),
+        MetricSpec("undeclared_files",
+                   "Bundle files no digest declaration covers",
+                   direction="lower_is_better", unit="files"),
+    )
 
     def run(self, ctx: AuditContext, params: IntegrityParams) -> CheckOutput:
         spec = lineage_spec(ctx)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from trustaudit.checks.base import Check, CheckOutput, CheckParams
+from trustaudit.checks.base import Check, CheckOutput, CheckParams, MetricSpec
 from trustaudit.checks.lineage._common import CATEGORY, lineage_spec, rate_metric
 from trustaudit.checks.lineage.data import training_label
 from trustaudit.context import AuditContext
@@ -91,6 +91,21 @@ class ReproducibilityCheck(Check):
     )
     Params = ReproducibilityParams
     requires = frozenset({"model"})
+
+    metrics = (
+        MetricSpec("reload_label_agreement",
+                   "Share of sampled rows with the same predicted label after reloading the model file",
+                   direction="higher_is_better"),
+        MetricSpec("reload_max_abs_diff",
+                   "Largest change of a probability after reloading the model file",
+                   direction="lower_is_better", unit="probability"),
+        MetricSpec("refit_label_agreement",
+                   "Share of sampled rows with the same predicted label after refitting on the training data",
+                   direction="higher_is_better"),
+        MetricSpec("refit_max_abs_diff",
+                   "Largest change of a probability after refitting (no value without scores)",
+                   direction="lower_is_better", unit="probability"),
+    )
 
     def run(self, ctx: AuditContext, params: ReproducibilityParams) -> CheckOutput:
         conf = params.confidence

@@ -34,7 +34,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, field_validator
 
-from trustaudit.checks.base import Check, CheckOutput, CheckParams
+from trustaudit.checks.base import Check, CheckOutput, CheckParams, MetricSpec
 from trustaudit.checks.robustness import _art
 from trustaudit.checks.robustness._common import fmt, group_metrics, stop_note, write_curve_svg
 from trustaudit.checks.robustness.constraints import TabularSpace, build_space
@@ -151,6 +151,36 @@ class AdversarialRobustnessCheck(Check):
                    "median smallest perturbation found; per-group rates at one budget.")
     Params = AdversarialParams
     requires = frozenset({"model"})
+
+    metrics = (
+        MetricSpec("clean_accuracy",
+                   "Accuracy on the attacked sample before any perturbation (Wilson)",
+                   direction="higher_is_better"),
+        MetricSpec("adversarial_accuracy",
+                   "Share of the attacked sample still classified correctly under the strongest valid attack found at a budget",
+                   direction="higher_is_better", unit="fraction", subject=("budget",)),
+        MetricSpec("attack_success_rate",
+                   "Share of correctly classified attacked rows whose decision a valid perturbation within the budget flips",
+                   direction="lower_is_better", unit="fraction", subject=("budget",)),
+        MetricSpec("group_adversarial_accuracy",
+                   "Adversarial accuracy of a protected group at the group budget",
+                   direction="higher_is_better", unit="fraction", subject=("attribute", "group", "budget")),
+        MetricSpec("group_attack_success_rate",
+                   "Attack success rate of a protected group at the group budget",
+                   direction="lower_is_better", unit="fraction", subject=("attribute", "group", "budget")),
+        MetricSpec("adversarial_accuracy_gap",
+                   "Adversarial accuracy of the unprivileged group minus the privileged group's (Newcombe)",
+                   direction="closer_to_zero", unit="fraction", subject=("attribute", "group", "reference", "budget")),
+        MetricSpec("attack_success_rate_gap",
+                   "Attack success rate of the unprivileged group minus the privileged group's (Newcombe)",
+                   direction="closer_to_zero", unit="fraction", subject=("attribute", "group", "reference", "budget")),
+        MetricSpec("median_minimal_perturbation",
+                   "Median over attacked rows of the smallest valid adversarial perturbation found (an upper bound)",
+                   direction="higher_is_better", unit="sd (L-infinity over numeric features)"),
+        MetricSpec("attack_found_rate",
+                   "Share of attacked rows for which the attack found a valid adversarial row at any budget",
+                   direction="lower_is_better"),
+    )
 
     def run(self, ctx: AuditContext, params: Any) -> CheckOutput:
         # Native thread pools single-threaded: these checks make many small model calls, and OpenMP

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field, field_validator
 
-from trustaudit.checks.base import Check, CheckOutput, CheckParams
+from trustaudit.checks.base import Check, CheckOutput, CheckParams, MetricSpec
 from trustaudit.checks.robustness import _art
 from trustaudit.checks.robustness._common import fmt, group_metrics, stop_note, write_curve_svg
 from trustaudit.checks.robustness.constraints import TabularSpace, build_space
@@ -129,6 +129,27 @@ class NoiseRobustnessCheck(Check):
                    "values, on valid rows; per categorical column (table) and per protected group.")
     Params = NoiseParams
     requires = frozenset({"model"})
+
+    metrics = (
+        MetricSpec("flip_rate",
+                   "Share of rows whose predicted label flips under Gaussian noise of the level (sd per feature)",
+                   direction="lower_is_better", unit="fraction", subject=("budget",)),
+        MetricSpec("categorical_flip_rate",
+                   "Share of rows whose label flips when this many categorical columns change value",
+                   direction="lower_is_better", unit="fraction", subject=("budget",)),
+        MetricSpec("group_flip_rate",
+                   "Flip rate of a protected group at the group noise level",
+                   direction="lower_is_better", unit="fraction", subject=("attribute", "group", "budget")),
+        MetricSpec("group_categorical_flip_rate",
+                   "Categorical flip rate of a protected group",
+                   direction="lower_is_better", unit="fraction", subject=("attribute", "group", "budget")),
+        MetricSpec("flip_rate_gap",
+                   "Flip rate of the unprivileged group minus the privileged group's (Newcombe)",
+                   direction="closer_to_zero", unit="fraction", subject=("attribute", "group", "reference", "budget")),
+        MetricSpec("categorical_flip_rate_gap",
+                   "Categorical flip rate of the unprivileged group minus the privileged group's",
+                   direction="closer_to_zero", unit="fraction", subject=("attribute", "group", "reference", "budget")),
+    )
 
     def run(self, ctx: AuditContext, params: Any) -> CheckOutput:
         # Native thread pools single-threaded: these checks make many small model calls, and OpenMP

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from trustaudit.checks.base import Check, CheckOutput, CheckParams
+from trustaudit.checks.base import Check, CheckOutput, CheckParams, MetricSpec
 from trustaudit.checks.robustness import _art
 from trustaudit.checks.robustness._common import fmt, stop_note
 from trustaudit.checks.robustness.stats import difference_metric, max_half_width, rate_metric
@@ -139,6 +139,22 @@ class MembershipInferenceCheck(Check):
                    "the model's accuracy on both samples and their gap.")
     Params = MembershipParams
     requires = frozenset({"model", "training_data"})
+
+    metrics = (
+        MetricSpec("membership_inference_accuracy",
+                   "Accuracy of a cross-fitted membership-inference attack telling training rows from held-out rows",
+                   direction="lower_is_better", unit="fraction"),
+        MetricSpec("membership_advantage",
+                   "Attack TPR minus FPR (0: no better than chance)",
+                   direction="lower_is_better", unit="fraction"),
+        MetricSpec("membership_tpr", "Share of training rows the attack flags as members"),
+        MetricSpec("membership_fpr", "Share of held-out rows the attack flags as members"),
+        MetricSpec("train_accuracy", "Model accuracy on the training sample"),
+        MetricSpec("eval_accuracy", "Model accuracy on the evaluation sample", direction="higher_is_better"),
+        MetricSpec("generalization_gap",
+                   "Training accuracy minus evaluation accuracy (Newcombe)",
+                   direction="lower_is_better"),
+    )
 
     def run(self, ctx: AuditContext, params: Any) -> CheckOutput:
         # Native thread pools single-threaded: these checks make many small model calls, and OpenMP
