@@ -1,8 +1,10 @@
-"""The explainability.shap check against shap called directly with the same explainer, rows and background.
+"""The explainability.shap check against shap called directly with the same explainer, rows and background size.
 
 For each bundle, prints the wall time of (a) the ``explainability.shap`` check (explainer, per-column sums,
 bootstrap intervals, stability, plots; also without plots) and (b) the same explainer called directly on the same
-explained rows with the same pooled background, and the ratio (a)/(b). Target: at most 1.1.
+explained rows with one shared background of the same size (the same number of (row, background row) pairs as
+the check's per-row draws), and the ratio (a)/(b). Target: at most 1.1. Also checks that the check's values of a
+few rows equal a freshly built explainer on each row's own background draw.
 
 Excluded from both, as in an audit where they are computed once and shared by every check: importing shap and
 matplotlib, the model's predictions, and the transformed evaluation matrix. Each repeat uses a fresh audit
@@ -16,6 +18,10 @@ reported separately and not counted).
 
     OMP_NUM_THREADS=2 .venv/bin/python bench/bench_shap.py [--rows 2000] [--repeat 3]
         [--bundle sample_models/adult-income-hgb --bundle sample_models/adult-income-logreg ...]
+
+``--seeds 0-4`` instead audits each bundle (both explainability checks, the default rubric or ``--rubric``) once
+per seed and prints the status of each check per seed, and whether it depends on the seed (issue 15: statuses
+must not).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
+import pandas as pd
 
 from trustaudit.api import _run_check
 from trustaudit.bundle import load_bundle
@@ -61,9 +68,11 @@ def timed(fn, *args):
 
 
 def direct_fast(shap, ctx: AuditContext, method: str, rows: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """shap called directly: the estimator, explained rows and pooled background the check used."""
+    """shap called directly: the estimator and explained rows the check used, against ``background`` (rows of
+    the estimator's input space)."""
     fs = feature_space(ctx)
-    masker = shap.maskers.Independent(fs.matrix[background], max_samples=len(background))
+    assert fs is not None
+    masker = shap.maskers.Independent(background, max_samples=len(background))
     X = fs.matrix[rows]
     with contextlib.redirect_stderr(io.StringIO()):  # shap's C progress bar, as in the check
         if method == "tree":
@@ -72,18 +81,19 @@ def direct_fast(shap, ctx: AuditContext, method: str, rows: np.ndarray, backgrou
         return np.asarray(shap.LinearExplainer(fs.estimator, masker).shap_values(X))
 
 
-def permutation_explainer(shap, ctx: AuditContext, p: ShapParams, rows: np.ndarray, background: np.ndarray):
-    """shap.PermutationExplainer on the check's encoding, rows and background; warmed up on one row."""
+def permutation_explainer(shap, ctx: AuditContext, p: ShapParams, rows: np.ndarray, background):
+    """shap.PermutationExplainer on the check's encoding and rows, one shared background of the check's per-row
+    size; warmed up on one row."""
     from trustaudit.checks.explainability.permutation import OrdinalCodec
 
-    codec = OrdinalCodec(ctx.X)
+    codec = OrdinalCodec(pd.concat([ctx.X, background]))
 
     def f(Z: np.ndarray) -> np.ndarray:
         return ctx.predict_favorable_proba(codec.decode(Z))
 
     X = codec.encode(ctx.X.iloc[rows])
     evals = p.permutations * (2 * X.shape[1] + 1)
-    masker = shap.maskers.Independent(codec.encode(ctx.X.iloc[background]), max_samples=len(background))
+    masker = shap.maskers.Independent(codec.encode(background), max_samples=len(background))
     explainer = shap.PermutationExplainer(f, masker, seed=0)
     t0 = time.perf_counter()
     explainer(X[:1], max_evals=evals, silent=True)  # numba compiles its masking code here
@@ -113,19 +123,32 @@ def bench(bundle: Path, rows: int, repeat: int) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             ctx, wall, cpu = run_check(Path(tmp))
         times["check"].append((wall, cpu))
-        att = compute_attributions(ctx, p)  # cached: the rows and background the check used
-        background = np.concatenate(att.background_rows)
+        att = compute_attributions(ctx, p)  # cached: the rows and backgrounds the check used
+        bg = att.background
+        frame = bg.frame.iloc[bg.pool]
         if att.method in ("tree", "linear"):
-            sv, wall, cpu = timed(direct_fast, shap, ctx, att.method, att.rows, background)
-            sources = feature_space(ctx).source
-            agreement = float(np.abs(per_column(sv, sources, att.features) - att.values).max())
+            fs = feature_space(ctx)
+            assert fs is not None
+            pool = fs.transform(frame)
+            shared = pool[bg.draws[0]] if bg.draws is not None else pool
+            sv, wall, cpu = timed(direct_fast, shap, ctx, att.method, att.rows, shared)
+            # a few rows against their own draws, by freshly built explainers
+            agreement = 0.0
+            for i in (0, att.n // 2, att.n - 1):
+                own = pool[bg.draws[i]] if bg.draws is not None else pool
+                direct = direct_fast(shap, ctx, att.method, att.rows[i : i + 1], own)
+                if direct.ndim == 3:
+                    direct = direct[:, :, ctx.favorable_index]
+                agreement = max(agreement, float(np.abs(per_column(direct, fs.source, att.features)[0]
+                                                         - att.values[i]).max()))
         else:
+            shared_frame = frame.iloc[bg.draws[0]] if bg.draws is not None else frame
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                call, first = permutation_explainer(shap, ctx, p, att.rows, background)
+                call, first = permutation_explainer(shap, ctx, p, att.rows, shared_frame)
                 warm = first if warm is None else warm  # compilation happens once per process
                 sv, wall, cpu = timed(call)
-            # different random orderings: compare the importances
+            # different random orderings and backgrounds: compare the importances
             imp_check = np.abs(att.values).mean(axis=0)
             imp_direct = np.abs(sv).mean(axis=0)[[list(ctx.X.columns).index(f) for f in att.features]]
             agreement = float(np.abs(imp_check - imp_direct).max() / imp_direct.max())
@@ -145,7 +168,7 @@ def bench(bundle: Path, rows: int, repeat: int) -> None:
 
     print(
         f"\n{bundle.name}: {att.method} explainer ({att.explainer}), {att.n} rows explained, "
-        f"{len(background)} background rows, {repeat} repeats"
+        f"{bg.per_row} background rows per row from the {bg.source}, {repeat} repeats"
     )
     print(f"  explainability.shap check      {fmt('check')}")
     print(f"  ... without plots              {fmt('noplot')}")
@@ -163,9 +186,31 @@ def bench(bundle: Path, rows: int, repeat: int) -> None:
             "  (shap takes milliseconds here: the ratio only shows the check's fixed cost, in seconds above)"
         )
     if att.method in ("tree", "linear"):
-        print(f"  max |check - direct| SHAP value per column: {agreement:.2e}")
+        print(f"  max |check - direct| SHAP value per column (3 rows, each on its own draw): {agreement:.2e}")
     else:
-        print(f"  max relative difference of mean |SHAP| (different random orderings): {agreement:.3f}")
+        print(f"  max relative difference of mean |SHAP| (different orderings and backgrounds): {agreement:.3f}")
+
+
+def seeds_table(bundles: list[Path], seeds: list[int], rubric: str | None) -> None:
+    """Status of each explainability check per seed and bundle (and the conditions behind a warn/fail)."""
+    from trustaudit.api import audit
+
+    checks = ("explainability.shap", "explainability.protected_reliance")
+    print(f"{'bundle':28} {'check':36} " + " ".join(f"seed {s}" for s in seeds) + "  stable")
+    for bundle in bundles:
+        statuses: dict[str, list[str]] = {c: [] for c in checks}
+        for seed in seeds:
+            report = audit(bundle, checks=list(checks), seed=seed, rubric=rubric)
+            for result in report.checks:
+                statuses[result.check_id].append(result.status.value)
+        for c in checks:
+            row = statuses[c]
+            print(f"{bundle.name:28} {c:36} " + " ".join(f"{s:6}" for s in row) + f"  {len(set(row)) == 1}")
+
+
+def parse_seeds(text: str) -> list[int]:
+    lo, _, hi = text.partition("-")
+    return list(range(int(lo), int(hi or lo) + 1))
 
 
 def main() -> None:
@@ -173,7 +218,14 @@ def main() -> None:
     ap.add_argument("--bundle", action="append", type=Path, help="bundle directory (repeatable)")
     ap.add_argument("--rows", type=int, default=2000, help="rows explained (tree/linear explainers)")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--seeds", help="e.g. 0-4: the status of each check per seed instead of timings")
+    ap.add_argument("--rubric", help="rubric file or name for --seeds (default: the default rubric)")
     args = ap.parse_args()
+    if args.seeds:
+        names = ("adult-income-hgb", "adult-income-logreg", "adult-income-logreg-onnx", "german-credit",
+                 "adult-income-predictions")
+        seeds_table(args.bundle or [ROOT / "sample_models" / n for n in names], parse_seeds(args.seeds), args.rubric)
+        return
     for bundle in args.bundle or [ROOT / "sample_models" / "adult-income-hgb"]:
         bench(bundle, args.rows, args.repeat)
 

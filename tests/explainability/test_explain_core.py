@@ -17,6 +17,7 @@ from trustaudit.checks.explainability.stats import (
     contingency,
     cramers_v,
     discretise,
+    mean_statistics,
     normalized_mutual_info,
     spearman,
 )
@@ -56,14 +57,27 @@ def data():
 
 
 def test_antithetic_permutations_are_exact_up_to_pairwise_interactions(data):
-    X, B1, B2 = data
-    res = permutation_shap(pairwise, X, [B1, B2], permutations=1, rng=np.random.default_rng(1))
-    for values, base, B in zip(res.values, res.base, (B1, B2)):
-        expected = np.array([exact_shapley(pairwise, X[i], B) for i in res.order])
-        np.testing.assert_allclose(values, expected, atol=1e-12)
-        assert base == pytest.approx(pairwise(B).mean(), abs=1e-14)
+    X, B1, _ = data
+    res = permutation_shap(pairwise, X, B1, permutations=1, rng=np.random.default_rng(1))
+    expected = np.array([exact_shapley(pairwise, X[i], B1) for i in res.order])
+    np.testing.assert_allclose(res.values, expected, atol=1e-12)
+    np.testing.assert_allclose(res.base, pairwise(B1).mean(), atol=1e-14)
     np.testing.assert_allclose(res.fx, pairwise(X[res.order]), atol=1e-14)
     assert sorted(res.order) == list(range(len(X))) and not res.stopped_early
+
+
+def test_each_row_against_its_own_background_draw(data):
+    """With ``draws``, row i is explained against background[draws[i]] only: exactly the values of explaining
+    it alone against those rows, and its base value is their mean output."""
+    X, B1, B2 = data
+    background = np.vstack([B1, B2])
+    draws = np.random.default_rng(5).integers(0, len(background), size=(len(X), 4))
+    res = permutation_shap(pairwise, X, background, draws=draws, permutations=1, rng=np.random.default_rng(2))
+    for pos, i in enumerate(res.order):
+        own = background[draws[i]]
+        np.testing.assert_allclose(res.values[pos], exact_shapley(pairwise, X[i], own), atol=1e-12)
+        assert res.base[pos] == pytest.approx(pairwise(own).mean(), abs=1e-14)
+        assert res.base[pos] + res.values[pos].sum() == pytest.approx(pairwise(X[i : i + 1])[0], abs=1e-12)
 
 
 def test_higher_order_interactions_converge_and_stay_additive(data):
@@ -71,8 +85,8 @@ def test_higher_order_interactions_converge_and_stay_additive(data):
     exact = np.array([exact_shapley(threeway, x, B1) for x in X])
     errors = []
     for perms in (2, 200):
-        res = permutation_shap(threeway, X, [B1], permutations=perms, rng=np.random.default_rng(3))
-        v = res.values[0][np.argsort(res.order)]
+        res = permutation_shap(threeway, X, B1, permutations=perms, rng=np.random.default_rng(3))
+        v = res.values[np.argsort(res.order)]
         # additivity is exact whatever the number of orderings
         np.testing.assert_allclose(res.base[0] + v.sum(axis=1), threeway(X), atol=1e-12)
         errors.append(np.abs(v - exact).max())
@@ -88,33 +102,19 @@ def test_agrees_with_shap_kernel_explainer_exact_enumeration(data):
         warnings.simplefilter("ignore")
         kernel = shap.KernelExplainer(pairwise, B1)
         expected = np.asarray(kernel.shap_values(X, nsamples=2 ** X.shape[1], l1_reg=False, silent=True))
-    res = permutation_shap(pairwise, X, [B1], permutations=1, rng=np.random.default_rng(0))
-    np.testing.assert_allclose(res.values[0][np.argsort(res.order)], expected, atol=1e-8)
+    res = permutation_shap(pairwise, X, B1, permutations=1, rng=np.random.default_rng(0))
+    np.testing.assert_allclose(res.values[np.argsort(res.order)], expected, atol=1e-8)
     assert res.base[0] == pytest.approx(float(np.ravel(kernel.expected_value)[0]))
-
-
-def test_pooled_background_is_the_row_weighted_mean_of_the_halves(data):
-    X, B1, B2 = data
-    halves = permutation_shap(pairwise, X, [B1, B2], permutations=1, rng=np.random.default_rng(1))
-    pooled = permutation_shap(
-        pairwise, X, [np.vstack([B1, B2])], permutations=1, rng=np.random.default_rng(1)
-    )
-    w = np.array([len(B1), len(B2)]) / (len(B1) + len(B2))
-    np.testing.assert_allclose(
-        w[0] * halves.values[0] + w[1] * halves.values[1], pooled.values[0], atol=1e-12
-    )
 
 
 def test_single_feature_and_time_limit():
     X = np.arange(5.0).reshape(-1, 1)
-    res = permutation_shap(
-        lambda Z: Z[:, 0] ** 2, X, [np.zeros((2, 1))], permutations=2, rng=np.random.default_rng(0)
-    )
-    np.testing.assert_allclose(res.values[0][:, 0], X[res.order, 0] ** 2)
-    # a time limit that is already spent stops after the first block, on a random subset of rows
+    res = permutation_shap(lambda Z: Z[:, 0] ** 2, X, np.zeros((2, 1)), permutations=2, rng=np.random.default_rng(0))
+    np.testing.assert_allclose(res.values[:, 0], X[res.order, 0] ** 2)
+    # a safety stop that is already spent stops after the first block, on a random subset of rows
     rng = np.random.default_rng(0)
     Xb, B = rng.normal(size=(50, 4)), rng.normal(size=(4, 4))
-    res = permutation_shap(pairwise, Xb, [B], permutations=1, rng=rng, time_limit_s=1e-9, samples_per_call=24)
+    res = permutation_shap(pairwise, Xb, B, permutations=1, rng=rng, time_limit_s=1e-9, samples_per_call=24)
     assert res.stopped_early and len(res.order) == 1
 
 
@@ -183,6 +183,35 @@ def test_cramers_v_by_hand_nmi_against_sklearn_and_discretisation():
     assert codes[-1] == -1 and np.bincount(codes[:-1]).tolist() == [25, 25, 25, 25]
     cats = discretise(pd.Series(["a", "b", None, "a"], dtype="str"), bins=4)
     assert cats[0] == cats[3] and len(set(cats.tolist())) == 3
+
+
+def test_mean_statistics_bca_contains_the_estimate_and_matches_scipy():
+    """BCa intervals of functions of column means: the same interval as scipy.stats.bootstrap's BCa (up to the
+    resampling draws), the estimate always inside, exact intervals for a constant metric, None when undefined."""
+    from scipy.stats import bootstrap
+
+    rng = np.random.default_rng(0)
+    A = np.abs(rng.standard_t(3, size=(400, 3)))
+    A[:, 2] = 0.0  # a feature the model never uses
+    est, cis = mean_statistics(
+        A, lambda m: np.column_stack([m[:, 0], m[:, 0] / m[:, :2].sum(axis=1), m[:, 2]]),
+        n_boot=4000, rng=np.random.default_rng(1), level=0.95,
+    )
+    assert est[0] == pytest.approx(A[:, 0].mean()) and est[1] == pytest.approx(A[:, 0].sum() / A[:, :2].sum())
+    ref = bootstrap((A[:, 0],), np.mean, n_resamples=4000, method="BCa", rng=np.random.default_rng(2))
+    assert cis[0].low == pytest.approx(ref.confidence_interval.low, rel=0.02)
+    assert cis[0].high == pytest.approx(ref.confidence_interval.high, rel=0.02)
+    for e, ci in zip(est, cis):
+        assert ci.low <= e <= ci.high
+    assert (cis[2].low, cis[2].high) == (0.0, 0.0) and "every resample equals the estimate" in cis[2].method
+    assert cis[0].method == "bootstrap-bca (4000)"
+    # a ratio undefined in most resamples has no interval
+    B = np.zeros((50, 2))
+    B[0] = 1.0
+    est, cis = mean_statistics(B, lambda m: m[:, :1] / m[:, 1:], n_boot=200, rng=np.random.default_rng(0), level=0.9)
+    assert est[0] == 1.0 and cis[0] is None
+    est, cis = mean_statistics(A, lambda m: m[:, :1], n_boot=0, rng=np.random.default_rng(0), level=0.9)
+    assert cis == [None]
 
 
 def test_bootstrap_counts_are_resamples_with_replacement():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from trustaudit.api import _run_check, audit
@@ -35,6 +36,16 @@ def logreg(samples_dir):
     return ctx, _run_check(ShapCheck, ctx, SMALL)
 
 
+def per_column(sv, sources, features):
+    return np.column_stack([sv[..., [i for i, s in enumerate(sources) if s == f]].sum(axis=-1) for f in features])
+
+
+def pool_matrix(ctx, att):
+    """The background pool in the estimator's input space, as the explainer saw it."""
+    fs = feature_space(ctx)
+    return fs.transform(att.background.frame.iloc[att.background.pool])
+
+
 def test_tree_explainer_on_hgb_is_additive_and_equals_shap_called_directly(hgb):
     ctx, res = hgb
     assert res.status == Status.PASS, res.error
@@ -42,20 +53,21 @@ def test_tree_explainer_on_hgb_is_additive_and_equals_shap_called_directly(hgb):
     assert ev["method"] == "tree" and ev["explained_output"] == "log-odds of P(income = >50K)"
     assert ev["rows_explained"] == 300 and ev["estimator"] == "sklearn.HistGradientBoostingClassifier"
     assert metric(res, "additivity_error_max").value < 1e-6
-    # shap.TreeExplainer on the pooled background, summed per original column by hand
+    # each row against its own background draw from the training data, as shap computes it from scratch: a
+    # freshly built TreeExplainer on that row's background rows (this also checks the explainer rebinding)
     shap = import_shap()
     att = compute_attributions(ctx, ShapParams(**SMALL))
+    assert att.background.source == "training data" and att.background.draws.shape == (300, 200)
     fs = feature_space(ctx)
-    bg = np.vstack([fs.matrix[b] for b in att.background_rows])
-    assert len(bg) > 100  # shap keeps only 100 rows of a bare array: give the masker explicitly
-    masker = shap.maskers.Independent(bg, max_samples=len(bg))
-    direct = shap.TreeExplainer(fs.estimator, masker, feature_perturbation="interventional")
-    sv = direct.shap_values(fs.matrix[att.rows])
-    per_column = np.column_stack(
-        [sv[:, [i for i, s in enumerate(fs.source) if s == f]].sum(axis=1) for f in att.features]
-    )
-    np.testing.assert_allclose(att.values, per_column, atol=1e-9)
-    assert att.base == pytest.approx(float(direct.expected_value), abs=1e-9)
+    pool = pool_matrix(ctx, att)
+    for i in (0, 1, 150, 299):
+        bg = pool[att.background.draws[i]]
+        direct = shap.TreeExplainer(
+            fs.estimator, shap.maskers.Independent(bg, max_samples=len(bg)), feature_perturbation="interventional"
+        )
+        sv = direct.shap_values(fs.matrix[att.rows[i : i + 1]])
+        np.testing.assert_allclose(att.values[i], per_column(sv, fs.source, att.features)[0], atol=1e-9)
+        assert att.base[i] == pytest.approx(float(direct.expected_value), abs=1e-9)
     # the model's own log-odds for those rows
     logit = np.log(ctx.scores[att.rows]) - np.log1p(-ctx.scores[att.rows])
     np.testing.assert_allclose(att.base + att.values.sum(axis=1), logit, atol=1e-6)
@@ -71,6 +83,7 @@ def test_importance_interval_rank_and_share(hgb):
         j = att.features.index(m.subject)
         assert m.value == pytest.approx(imp[j])
         assert m.ci.low <= m.value <= m.ci.high and m.n == 300 and m.unit == "log-odds"
+        assert m.ci.method.startswith("bootstrap-bca (200)")
     assert ms[0].note == "rank 1 of 13"
     shares = {m.subject: m.value for m in res.metrics if m.name == "importance_share"}
     assert sum(shares.values()) == pytest.approx(1.0)
@@ -78,15 +91,15 @@ def test_importance_interval_rank_and_share(hgb):
     assert set(shares) == set(ctx.feature_columns)
 
 
-def test_stability_is_the_rank_correlation_of_the_two_backgrounds(hgb):
+def test_stability_is_the_rank_correlation_of_two_independent_halves(hgb):
     from scipy.stats import spearmanr
 
-    ctx, res = hgb
-    att = compute_attributions(ctx, ShapParams(**SMALL))
-    a, b = (np.abs(h).mean(axis=0) for h in att.halves)
+    _, res = hgb
+    table = res.tables[0]
+    a, b = (np.array([r[table.columns.index(c)] for r in table.rows]) for c in ("half a", "half b"))
     rho = metric(res, "stability_spearman").value
     assert rho == pytest.approx(spearmanr(a, b).statistic) and rho > 0.8
-    assert set(att.background_rows[0]) != set(att.background_rows[1])
+    assert "150 and 150 rows" in metric(res, "stability_spearman").note
 
 
 def test_plots_are_svg_artifacts_beside_the_report_and_reproducible(hgb):
@@ -108,46 +121,51 @@ def test_no_output_directory_no_files(logreg):
     assert res.artifacts == []
 
 
-def test_linear_explainer_on_logreg_is_coef_times_centred_input(logreg):
+def test_linear_explainer_on_logreg_is_coef_times_input_centred_on_the_training_data(logreg):
     ctx, res = logreg
-    assert res.evidence["method"] == "linear"
+    ev = res.evidence
+    assert ev["method"] == "linear" and ev["background"]["source"] == "training data"
+    assert ev["background"]["pool_rows"] == len(ctx.training_data) == 32561
+    assert ev["background"]["max_mean_deviation"] == 0.0  # the exact expectation over the training data
     assert metric(res, "additivity_error_max").value < 1e-10
     att = compute_attributions(ctx, ShapParams(**SMALL))
     fs = feature_space(ctx)
     coef = fs.estimator.coef_[0]
-    for half, bidx in zip(att.halves, att.background_rows):
-        phi = coef * (fs.matrix[att.rows] - fs.matrix[bidx].mean(axis=0))
-        by_col = np.column_stack(
-            [phi[:, [i for i, s in enumerate(fs.source) if s == f]].sum(axis=1) for f in att.features]
-        )
-        np.testing.assert_allclose(half, by_col, atol=1e-10)
+    train = fs.transform(ctx.training_data[ctx.feature_columns])
+    phi = coef * (fs.matrix[att.rows] - train.mean(axis=0))
+    np.testing.assert_allclose(att.values, per_column(phi, fs.source, att.features), atol=1e-10)
 
 
 def test_permutation_explainer_agrees_with_linear_explainer_on_an_additive_model(logreg):
     """In log-odds the logistic pipeline is additive in its original columns, so the model-agnostic explainer
-    (through the DataFrame, ordinal codes and the whole pipeline) must give exactly the linear SHAP values."""
+    (through the DataFrame, ordinal codes and the whole pipeline) must give exactly the linear SHAP values,
+    each row against its own background draw."""
     from trustaudit.checks.explainability.permutation import OrdinalCodec, permutation_shap
 
+    shap = import_shap()
     ctx, _ = logreg
     att = compute_attributions(ctx, ShapParams(**SMALL))
-    codec = OrdinalCodec(ctx.X)
-    rows = att.rows[:40]
+    codec = OrdinalCodec(pd.concat([ctx.X, ctx.training_data[ctx.feature_columns]]))
+    rows = att.rows[:20]
+    background = ctx.training_data[ctx.feature_columns].iloc[:300]
+    draws = np.random.default_rng(0).integers(0, 300, size=(20, 40))
 
     def logodds(Z):  # the whole pipeline's log-odds (not logit(P): P rounds to 1 at log-odds 33 on Adult)
         return ctx.model.native.decision_function(codec.decode(Z))
 
     res = permutation_shap(
-        logodds,
-        codec.encode(ctx.X.iloc[rows]),
-        [codec.encode(ctx.X.iloc[b]) for b in att.background_rows],
-        permutations=1,
+        logodds, codec.encode(ctx.X.iloc[rows]), codec.encode(background), draws=draws, permutations=1,
         rng=np.random.default_rng(0),
     )
+    fs = feature_space(ctx)
     back = np.argsort(res.order)
     cols = [codec.columns.index(f) for f in att.features]
-    for k in range(2):
-        np.testing.assert_allclose(res.values[k][back][:, cols], att.halves[k][:40], atol=1e-9)
-        assert res.base[k] == pytest.approx(att.base_halves[k], abs=1e-9)
+    for i in range(20):
+        bg = fs.transform(background.iloc[draws[i]])
+        linear = shap.LinearExplainer(fs.estimator, shap.maskers.Independent(bg, max_samples=len(bg)))
+        expected = per_column(linear.shap_values(fs.matrix[rows[i : i + 1]]), fs.source, att.features)[0]
+        np.testing.assert_allclose(res.values[back[i]][cols], expected, atol=1e-9)
+        assert res.base[back[i]] == pytest.approx(float(linear.expected_value), abs=1e-9)
 
 
 def test_onnx_model_is_explained_model_agnostically_like_the_same_model_in_skops(samples_dir):
@@ -163,9 +181,11 @@ def test_onnx_model_is_explained_model_agnostically_like_the_same_model_in_skops
     assert ev["rows_explained"] == len(sample) and "ordinal codes" in ev["categorical_encoding"]
     assert "sex" in ev["categorical_columns"]
     assert metric(res, "additivity_error_max").value < 1e-6  # against the audited ONNX predictions
+    assert ev["background"]["source"] == "training data" and ev["background"]["rows_per_explained_row"] == 30
     p = ShapParams(**SMALL, explainer="permutation")
     onnx, skops = (compute_attributions(c, p) for c in ctxs.values())
     np.testing.assert_array_equal(onnx.rows, skops.rows)
+    np.testing.assert_array_equal(onnx.background.draws, skops.background.draws)
     np.testing.assert_allclose(onnx.values, skops.values, atol=2e-5)  # float32 ONNX vs float64 sklearn
 
 

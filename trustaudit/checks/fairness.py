@@ -236,34 +236,6 @@ def _cells(codes: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, weights: n
     return np.rint(np.bincount(cell, weights=weights, minlength=9)).astype(np.int64)
 
 
-def _percentiles(x: np.ndarray, qs: tuple[float, ...]) -> list[float]:
-    """Quantiles with linear interpolation (numpy's default method), via one sort: np.quantile costs ~0.4 ms
-    per call in numpy 2.4 (an np.unique/is_masked check inside)."""
-    xs = np.sort(x)
-    out = []
-    for q in qs:
-        pos = q * (len(xs) - 1)
-        lo = int(np.floor(pos))
-        hi = min(lo + 1, len(xs) - 1)
-        out.append(float(xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)))
-    return out
-
-
-def bootstrap_interval(samples: np.ndarray, level: float, n_boot: int) -> Interval | None:
-    """Percentile interval of bootstrap samples; None when the metric is undefined in over 10% of them.
-
-    Kept for the explainability checks, which import it; the fairness checks use :mod:`trustaudit.stats`.
-    A percentile interval can exclude its own estimate (for a value at the edge of its range):
-    :func:`trustaudit.stats.bca_interval` does not.
-    """
-    finite = samples[np.isfinite(samples)]
-    if len(finite) < 0.9 * n_boot:  # undefined in too many resamples (empty or degenerate groups)
-        return None
-    a = (1 - level) / 2
-    lo, hi = _percentiles(finite, (a, 1 - a))
-    return Interval(low=float(lo), high=float(hi), level=level, method=f"bootstrap-percentile ({n_boot})")
-
-
 def _judgement(judged: bool, value: float | None, p: Any) -> tuple[bool, str | None]:
     """Whether a comparison metric is judged by the rubric, and why not: a group below ``min_group_size``, or
     an undefined value (an empty denominator, e.g. no positives in a group for a TPR difference)."""

@@ -1,7 +1,8 @@
 """Explainability checks on SHAP.
 
-* ``explainability.shap``: global importance (mean |SHAP| per original feature, bootstrap intervals, ranking),
-  fidelity (additivity error), stability of the ranking across two background samples, SVG plots.
+* ``explainability.shap``: global importance (mean |SHAP| per original feature, BCa bootstrap intervals,
+  ranking), fidelity (additivity error), stability of the ranking across two independent halves of the sample,
+  SVG plots.
 * ``explainability.protected_reliance``: share of attribution on each protected attribute, directly and through
   its proxies, and attribution by group.
 

@@ -6,19 +6,20 @@ both costs one SHAP computation when their explainer parameters agree.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from trustaudit.checks.base import Check, CheckOutput
+from trustaudit.checks.base import Check, CheckOutput, MetricSpec
 from trustaudit.checks.explainability.attributions import Attributions, ShapParams, compute_attributions
 from trustaudit.checks.explainability.stats import (
-    bootstrap_counts,
     cramers_v,
     discretise,
-    interval,
+    mean_statistics,
     normalized_mutual_info,
     spearman,
 )
@@ -65,18 +66,23 @@ def _f(x: Any) -> float | None:
     return v if np.isfinite(v) else None
 
 
-def _importance(
-    ctx: AuditContext, att: Attributions, p: ShapParams, purpose: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean |SHAP| per feature, and its bootstrap replicates (explained rows resampled with replacement;
-    shape (bootstrap, features), empty when bootstrap is 0)."""
-    absV = np.abs(att.values)
-    W = bootstrap_counts(att.n, p.bootstrap, ctx.rng(purpose))
-    return absV.mean(axis=0), W @ absV / att.n
+def _shares(m: np.ndarray) -> np.ndarray:
+    """(m, F) mean |SHAP| -> (m, F) shares of their total."""
+    return m / m.sum(axis=1, keepdims=True)
 
 
-def _ci(samples: np.ndarray, p: ShapParams) -> Interval | None:
-    return interval(samples, p.confidence, p.bootstrap) if p.bootstrap else None
+def _not_judged(metrics: list[Metric], att: Attributions) -> list[Metric]:
+    """Every metric reported but not judged when the safety stop ended the SHAP computation early."""
+    if att.stopped_early is None:
+        return metrics
+    note = f"not judged: {att.stopped_early}"
+    return [m.model_copy(update={"judged": False, "note": note}) for m in metrics]
+
+
+def _stop_warning(att: Attributions) -> list[str]:
+    if att.stopped_early is None:
+        return []
+    return [f"SHAP computation {att.stopped_early}: the values depend on machine speed; no metric is judged"]
 
 
 def associations(
@@ -145,15 +151,17 @@ def _common_evidence(att: Attributions, p: ShapParams) -> dict[str, Any]:
         "explained_output": att.output_label,
         "output_units": att.output,
         "rows_explained": att.n,
-        "background_rows": [len(b) for b in att.background_rows],
-        "background": "two independent seeded stratified samples of the evaluation data (pooled: their "
-        "row-weighted mean)",
+        "background": att.background.describe(),
         "explainer_inputs": att.n_inputs,
         "features": len(att.features),
-        "base_value": _f(att.base),
+        "base_value": _f(att.base_value),
         "bootstrap": p.bootstrap,
         "confidence": p.confidence,
-        "shap_seconds": round(att.seconds, 3),
+        "interval": "BCa bootstrap over the explained rows, each resampled with its own background draw"
+        if att.background.draws is not None
+        else "BCa bootstrap over the explained rows (the background is the exact expectation over the pool)",
+        "stopped_early": att.stopped_early,
+        "shap_elapsed_s": round(att.elapsed_s, 3),
         "shap_version": shap_version,
         **{k: v for k, v in att.details.items() if v is not None},
     }
@@ -169,33 +177,51 @@ class ShapCheck(Check):
     category = "explainability"
     title = "SHAP feature attributions"
     description = (
-        "Mean |SHAP| per original feature with bootstrap intervals and ranking; fidelity (additivity "
-        "error against the model's output); rank stability across two background samples; "
+        "Mean |SHAP| per original feature and its share of the total, with BCa bootstrap intervals (explained "
+        "rows resampled with their background draws) and ranks; fidelity (additivity error against the model's "
+        "output); rank stability between two independent halves of the explained rows and their backgrounds; "
         "importance and beeswarm plots."
     )
     requires = frozenset({"model"})
     Params = ShapCheckParams
+
+    metrics = (
+        MetricSpec("mean_abs_shap", "Mean absolute SHAP value of a feature over the explained rows (BCa over rows and "
+                   "their background draws)", direction="neutral", unit="log-odds or probability",
+                   subject=("attribute",)),
+        MetricSpec("importance_share", "A feature's share of the total mean |SHAP| (BCa)", subject=("attribute",)),
+        MetricSpec("additivity_error_max", "Largest |model output - (base value + sum of SHAP values)| over the "
+                   "explained rows", direction="lower_is_better", unit="log-odds or probability"),
+        MetricSpec("additivity_error_mean", "Mean |model output - (base value + sum of SHAP values)|",
+                   direction="lower_is_better", unit="log-odds or probability"),
+        MetricSpec("stability_spearman", "Spearman correlation of the feature rankings of two independent halves of "
+                   "the explained rows (and their backgrounds)", direction="higher_is_better"),
+    )
 
     def run(self, ctx: AuditContext, params: Any) -> CheckOutput:
         p: ShapCheckParams = params
         att = compute_attributions(ctx, p)
         V = att.values
         n, nf = V.shape
-        imp, boot_imp = _importance(ctx, att, p, f"{self.id}.bootstrap")
-        total = float(imp.sum())
-        share = imp / total if total > 0 else np.full(nf, np.nan)
+
+        def statistic(m: np.ndarray) -> np.ndarray:  # (., F) mean |SHAP| -> (., 2F): itself and its share
+            return np.concatenate([m, _shares(m)], axis=1)
+
+        est, cis = mean_statistics(
+            np.abs(V), statistic, n_boot=p.bootstrap, rng=ctx.rng(f"{self.id}.bootstrap"), level=p.confidence
+        )
+        imp, share = est[:nf], est[nf:]
+        ci_imp, ci_share = cis[:nf], cis[nf:]
         order = np.argsort(-imp, kind="stable")
         rank = np.empty(nf, dtype=np.int64)
         rank[order] = np.arange(1, nf + 1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            boot_share = boot_imp / boot_imp.sum(axis=1, keepdims=True)
-        ci_imp = [_ci(boot_imp[:, j], p) for j in range(nf)]
-        ci_share = [_ci(boot_share[:, j], p) for j in range(nf)]
 
         err = np.abs(att.base + V.sum(axis=1) - att.model_output)
         err_max, err_mean = float(np.max(err)), float(np.mean(err))
-        half_imp = [np.abs(h).mean(axis=0) for h in att.halves]
-        rho = spearman(half_imp[0], half_imp[1]) if nf > 1 else float("nan")
+        # two independent halves: disjoint explained rows, each with its own background draws
+        half = ctx.rng(f"{self.id}.stability").permutation(n) < n // 2
+        half_imp = [np.abs(V[half]).mean(axis=0), np.abs(V[~half]).mean(axis=0)]
+        rho = spearman(half_imp[0], half_imp[1]) if nf > 1 and n >= 2 else float("nan")
 
         unit = att.output
         metrics: list[Metric] = []
@@ -233,18 +259,25 @@ class ShapCheck(Check):
                 n=n,
                 subject="all explained rows",
                 unit=unit,
-                note=f"|base + sum(SHAP) - model output| against the {att.details.get('reference_output')}",
+                note=f"max over rows of |base + sum(SHAP) - model output|, against the "
+                f"{att.details.get('reference_output')}",
             ),
             Metric(
-                name="additivity_error_mean", value=_f(err_mean), n=n, subject="all explained rows", unit=unit
+                name="additivity_error_mean",
+                value=_f(err_mean),
+                n=n,
+                subject="all explained rows",
+                unit=unit,
+                note="mean over rows of |base + sum(SHAP) - model output|",
             ),
             Metric(
                 name="stability_spearman",
                 value=_f(rho),
                 n=n,
-                subject="background half a vs half b",
-                note=f"Spearman correlation of mean |SHAP| of {nf} features explained against two independent "
-                f"background samples ({len(att.background_rows[0])} and {len(att.background_rows[1])} rows)",
+                subject="half a vs half b",
+                note=f"Spearman correlation of the mean |SHAP| of {nf} features on two disjoint random halves of "
+                f"the explained rows ({int(half.sum())} and {int((~half).sum())} rows, each row with its own "
+                "background draw)",
             ),
         ]
         rows = [
@@ -263,16 +296,7 @@ class ShapCheck(Check):
         tables = [
             Table(
                 title=f"Global importance: mean |SHAP| ({att.output_label}) per feature, {n} rows",
-                columns=[
-                    "rank",
-                    "feature",
-                    "mean |SHAP|",
-                    "CI low",
-                    "CI high",
-                    "share",
-                    "background a",
-                    "background b",
-                ],
+                columns=["rank", "feature", "mean |SHAP|", "CI low", "CI high", "share", "half a", "half b"],
                 rows=rows,
             )
         ]
@@ -287,12 +311,12 @@ class ShapCheck(Check):
         evidence = _common_evidence(att, p)
         evidence["ranking"] = [att.features[j] for j in order]
         return CheckOutput(
-            metrics=metrics,
+            metrics=_not_judged(metrics, att),
             summary=summary,
             tables=tables,
             evidence=evidence,
             artifacts=artifacts,
-            warnings=list(att.warnings),
+            warnings=list(att.warnings) + _stop_warning(att),
         )
 
     def _plots(
@@ -385,35 +409,76 @@ class ProtectedRelianceCheck(Check):
     requires = frozenset({"model", "protected"})
     Params = ProtectedRelianceParams
 
+    metrics = (
+        MetricSpec("protected_attribution_share", "Share of the total mean |SHAP| carried by a protected attribute's "
+                   "own columns (direct reliance; BCa)", direction="lower_is_better", subject=("attribute",)),
+        MetricSpec("proxy_attribution_share", "Share of the total mean |SHAP| carried by features associated with a "
+                   "protected attribute above the proxy threshold (BCa)", direction="lower_is_better",
+                   subject=("attribute",)),
+        MetricSpec("group_attribution_difference", "Per feature (the most important, the attribute and its proxies): "
+                   "mean SHAP value over unprivileged rows minus privileged rows (BCa)", direction="closer_to_zero",
+                   unit="log-odds or probability", subject=("attribute", "group", "reference")),
+        MetricSpec("group_output_gap", "Mean summed SHAP values (output minus the row's base value) of the "
+                   "unprivileged group minus the privileged group's", direction="closer_to_zero",
+                   unit="log-odds or probability",
+                   subject=("attribute", "group", "reference")),
+    )
+
     def run(self, ctx: AuditContext, params: Any) -> CheckOutput:
-        from trustaudit.checks.fairness import group_labels
+        from trustaudit.groups import group_labels
 
         p: ProtectedRelianceParams = params
         att = compute_attributions(ctx, p)
         n = att.n
-        imp, boot_imp = _importance(ctx, att, p, f"{self.id}.bootstrap")
-        total = float(imp.sum())
+        V = att.values
+        nf = V.shape[1]
+        imp = np.abs(V).mean(axis=0)
         pos = {f: j for j, f in enumerate(att.features)}
         assoc = associations(ctx, att.features, p.association_bins)
         proxies = proxies_of(assoc, p.proxy_threshold)
-        boot_total = boot_imp.sum(axis=1)
-        top = list(np.argsort(-imp, kind="stable")[: p.top_features])
+        top = [int(j) for j in np.argsort(-imp, kind="stable")[: p.top_features]]
+
+        # Every metric is a function of means of per-row columns; one bootstrap of the rows gives them all. The
+        # metrics are registered in the order they are read back below: per attribute, direct share, proxy
+        # share, the group differences of the chosen features and the output gap.
+        cols = _Columns(np.abs(V))
+        share_of: dict[str, tuple[list[int], list[int]]] = {}
+        groups: dict[str, tuple[dict[bool, np.ndarray], list[int]]] = {}
+        for a, attr in ctx.protected.items():
+            share_of[a] = ([pos[a]] if a in pos else [], [pos[f] for f in proxies[a] if f in pos])
+            for idx in share_of[a]:
+                if idx:
+                    cols.add_output(partial(_share_sum, nf=nf, idx=idx))
+            valid = np.asarray(attr.valid)[att.rows]
+            privileged = np.asarray(attr.privileged)[att.rows]
+            masks = {True: valid & privileged, False: valid & ~privileged}
+            chosen = set(top) | set(share_of[a][0]) | set(share_of[a][1])
+            chosen_idx = sorted(chosen, key=lambda j: (-float(imp[j]), j))
+            groups[a] = (masks, chosen_idx)
+            if masks[True].any() and masks[False].any():
+                parts = {}
+                for g, mk in masks.items():
+                    w = mk.astype(np.float64)
+                    parts[g] = (cols.add(V[:, chosen_idx] * w[:, None]), cols.add(V.sum(axis=1) * w), cols.add(w))
+                for k in [*range(len(chosen_idx)), None]:  # each chosen feature, then the output gap
+                    cols.add_output(partial(_group_difference, parts=parts, k=k))
+        est, cis = mean_statistics(
+            cols.matrix(), cols.statistic, n_boot=p.bootstrap, rng=ctx.rng(f"{self.id}.bootstrap"), level=p.confidence
+        )
+        results = iter(zip(est, cis))
 
         metrics: list[Metric] = []
         share_rows: list[list[Any]] = []
         assoc_rows: list[list[Any]] = []
         group_rows: list[list[Any]] = []
         statements: dict[str, str] = {}
-        for a, attr in ctx.protected.items():
+        for a in ctx.protected:
+            direct_idx, proxy_idx = share_of[a]
             # direct reliance
-            if a in pos:
-                j = pos[a]
-                direct = imp[j] / total if total > 0 else float("nan")
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    direct_ci = _ci(boot_imp[:, j] / boot_total, p)
-                note = None
-            else:
-                direct, direct_ci, note = 0.0, None, "not a model input"
+            direct, direct_ci, note = 0.0, None, "not a model input"
+            if direct_idx:
+                d, direct_ci = next(results)
+                direct, note = float(d), "share of the total mean |SHAP|"
             metrics.append(
                 Metric(
                     name="protected_attribution_share",
@@ -428,12 +493,10 @@ class ProtectedRelianceCheck(Check):
             # reliance through proxies
             px = [f for f in proxies[a] if f in pos]
             strength = {f: v for f, v, _ in assoc[a]}
-            idx = [pos[f] for f in px]
-            proxy = float(imp[idx].sum() / total) if idx and total > 0 else 0.0
-            proxy_ci = None
-            if idx:
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    proxy_ci = _ci(boot_imp[:, idx].sum(axis=1) / boot_total, p)
+            proxy, proxy_ci = 0.0, None
+            if proxy_idx:
+                pv, proxy_ci = next(results)
+                proxy = float(pv)
             pnote = (
                 ", ".join(f"{f} (V={strength[f]:.2f})" for f in px)
                 if px
@@ -466,7 +529,10 @@ class ProtectedRelianceCheck(Check):
             for f, v, nmi in assoc[a]:
                 assoc_rows.append([a, f, _f(v), _f(nmi), v >= p.proxy_threshold])
             # attribution by group
-            metrics += self._by_group(ctx, p, att, a, attr, group_labels(attr), top, px, group_rows)
+            masks, chosen_idx = groups[a]
+            metrics += self._by_group(
+                p, att, a, group_labels(ctx.protected[a]), masks, chosen_idx, results, group_rows
+            )
 
         tables = [
             Table(
@@ -514,11 +580,11 @@ class ProtectedRelianceCheck(Check):
             }
         )
         return CheckOutput(
-            metrics=metrics,
+            metrics=_not_judged(metrics, att),
             summary="; ".join(statements.values()),
             tables=tables,
             evidence=evidence,
-            warnings=list(att.warnings),
+            warnings=list(att.warnings) + _stop_warning(att),
         )
 
     @staticmethod
@@ -542,27 +608,20 @@ class ProtectedRelianceCheck(Check):
 
     @staticmethod
     def _by_group(
-        ctx: AuditContext,
         p: ProtectedRelianceParams,
         att: Attributions,
         a: str,
-        attr: Any,
         labels: tuple[str, str],
-        top: list[int],
-        proxies: list[str],
+        masks: dict[bool, np.ndarray],
+        chosen_idx: list[int],
+        results: Iterator[tuple[float, Interval | None]],
         out_rows: list[list[Any]],
     ) -> list[Metric]:
         priv_label, unpriv_label = labels
-        valid = np.asarray(attr.valid)[att.rows]
-        privileged = np.asarray(attr.privileged)[att.rows]
-        masks = {True: valid & privileged, False: valid & ~privileged}
         n_p, n_u = int(masks[True].sum()), int(masks[False].sum())
         judged = min(n_p, n_u) >= p.min_group_size
         note = None if judged else f"a group has fewer than {p.min_group_size} explained rows"
         subject = f"{a}: {unpriv_label} vs {priv_label}"
-        pos = {f: j for j, f in enumerate(att.features)}
-        V = att.values
-        chosen = set(top) | {pos[f] for f in proxies} | ({pos[a]} if a in pos else set())
         if n_p == 0 or n_u == 0:
             return [
                 Metric(
@@ -577,23 +636,16 @@ class ProtectedRelianceCheck(Check):
                     note="a group has no explained rows",
                 )
             ]
+        V = att.values
         mean = {g: V[m].mean(axis=0) for g, m in masks.items()}
-        diff = mean[False] - mean[True]
-        boot_diff = None
-        if p.bootstrap:
-            rng = ctx.rng(f"explainability.protected_reliance.groups.{a}")
-            bm = {
-                g: bootstrap_counts(int(m.sum()), p.bootstrap, rng) @ V[m] / m.sum() for g, m in masks.items()
-            }
-            boot_diff = bm[False] - bm[True]
         metrics = []
-        for j in sorted(chosen, key=lambda j: -float(np.abs(V[:, j]).mean())):
+        for j in chosen_idx:
             f = att.features[j]
-            ci = _ci(boot_diff[:, j], p) if boot_diff is not None else None
+            diff, ci = next(results)
             metrics.append(
                 Metric(
                     name="group_attribution_difference",
-                    value=_f(diff[j]),
+                    value=_f(diff),
                     ci=ci,
                     n=n_p + n_u,
                     subject=f"{subject} / {f}",
@@ -601,7 +653,7 @@ class ProtectedRelianceCheck(Check):
                     group=unpriv_label,
                     reference=priv_label,
                     judged=judged,
-                    note=note,
+                    note=note or "mean SHAP over unprivileged rows minus over privileged rows",
                     unit=att.output,
                 )
             )
@@ -613,13 +665,12 @@ class ProtectedRelianceCheck(Check):
                     n_p,
                     _f(mean[False][j]),
                     _f(mean[True][j]),
-                    _f(diff[j]),
+                    _f(diff),
                     _f(ci.low) if ci else None,
                     _f(ci.high) if ci else None,
                 ]
             )
-        gap = float(diff.sum())
-        gap_ci = _ci(boot_diff.sum(axis=1), p) if boot_diff is not None else None
+        gap, gap_ci = next(results)
         metrics.append(
             Metric(
                 name="group_output_gap",
@@ -632,8 +683,8 @@ class ProtectedRelianceCheck(Check):
                 reference=priv_label,
                 judged=judged,
                 unit=att.output,
-                note="mean explained output, unprivileged minus privileged "
-                "(= sum of the per-feature differences)",
+                note=note or "mean sum of SHAP values (the explained output minus each row's base value), "
+                "unprivileged minus privileged: the sum of the per-feature differences over every feature",
             )
         )
         out_rows.append(
@@ -650,3 +701,48 @@ class ProtectedRelianceCheck(Check):
             ]
         )
         return metrics
+
+
+class _Columns:
+    """Per-row columns of a bootstrap and the metrics computed from their means (see :func:`mean_statistics`)."""
+
+    def __init__(self, first: np.ndarray) -> None:
+        self._blocks = [np.asarray(first, dtype=np.float64).reshape(len(first), -1)]
+        self._width = self._blocks[0].shape[1]
+        self._outputs: list[Callable[[np.ndarray], np.ndarray]] = []
+
+    def add(self, block: np.ndarray) -> slice:
+        """Append per-row column(s); returns where they are in the means."""
+        block = np.asarray(block, dtype=np.float64).reshape(len(block), -1)
+        self._blocks.append(block)
+        start = self._width
+        self._width += block.shape[1]
+        return slice(start, self._width)
+
+    def add_output(self, fn: Callable[[np.ndarray], np.ndarray]) -> None:
+        """A metric: ``fn`` maps means (m, K) to its m values."""
+        self._outputs.append(fn)
+
+    def matrix(self) -> np.ndarray:
+        return np.hstack(self._blocks)
+
+    def statistic(self, m: np.ndarray) -> np.ndarray:
+        return np.column_stack([fn(m) for fn in self._outputs]) if self._outputs else np.zeros((len(m), 0))
+
+
+def _share_sum(m: np.ndarray, *, nf: int, idx: list[int]) -> np.ndarray:
+    """Summed share of features ``idx`` in the total mean |SHAP| (the first ``nf`` means)."""
+    return np.asarray(_shares(m[:, :nf])[:, idx].sum(axis=1))
+
+
+def _group_difference(m: np.ndarray, *, parts: dict[bool, tuple[slice, slice, slice]], k: int | None) -> np.ndarray:
+    """Unprivileged minus privileged group mean (:func:`_group_mean`)."""
+    return _group_mean(m, parts[False], k) - _group_mean(m, parts[True], k)
+
+
+def _group_mean(m: np.ndarray, part: tuple[slice, slice, slice], k: int | None) -> np.ndarray:
+    """Mean over a group's rows of feature k's SHAP value (None: of the sum over every feature), from the means
+    of the columns value * in-group and in-group."""
+    values, total, weight = part
+    num = m[:, total][:, 0] if k is None else m[:, values][:, k]
+    return num / m[:, weight][:, 0]

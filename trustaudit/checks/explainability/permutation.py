@@ -15,6 +15,9 @@ values satisfy additivity exactly (``base + sum(phi) == f(x)``: the walk telesco
 permutations, and are exact Shapley values for models that are additive in the explained columns. Tests
 compare them with ``shap.KernelExplainer`` (exact enumeration on a small model) and with ``shap.LinearExplainer``.
 
+Each explained row can have its own background draw (``draws``): the masked samples of a row are completed from
+that row's background rows only, at the same cost as a shared background of the same size.
+
 Categorical columns are explained over ordinal codes (:class:`OrdinalCodec`): masking only ever copies a whole
 column value from the explained row or from a background row, so a code is never interpolated and always decodes
 to a real category before the model sees it.
@@ -88,57 +91,48 @@ class OrdinalCodec:
 
 @dataclass
 class PermutationResult:
-    values: list[np.ndarray]  # per background: (n_done, M) SHAP values
-    base: list[float]  # per background: mean model output over the background
+    values: np.ndarray  # (n_done, M) SHAP values, rows in the order explained (``order``)
+    base: np.ndarray  # (n_done,) per row: mean model output over that row's background
     fx: np.ndarray  # (n_done,) model output on the explained rows
     order: np.ndarray  # positions (into the given X) of the rows explained, in the order explained
     model_rows: int  # rows given to the model in total
-    stopped_early: bool  # the time limit was reached before every row was explained
+    stopped_early: bool  # the safety stop (time_limit_s) was reached before every row was explained
 
 
 def permutation_shap(
     f: Callable[[np.ndarray], np.ndarray],
     X: np.ndarray,
-    backgrounds: list[np.ndarray],
+    background: np.ndarray,
     *,
+    draws: np.ndarray | None = None,
     permutations: int,
     rng: np.random.Generator,
     time_limit_s: float | None = None,
     samples_per_call: int = SAMPLES_PER_CALL,
 ) -> PermutationResult:
-    """SHAP values of ``f`` at the rows of ``X`` against each background (interventional value function).
+    """SHAP values of ``f`` at the rows of ``X`` (interventional value function).
 
-    Each background gets its own values from the same orderings and the same model calls; their row-weighted
-    mean is the estimate for the pooled background. ``permutations`` is the number of forward/backward pairs
-    per row. Rows are explained in a seeded random order, so when ``time_limit_s`` stops the loop early the rows
-    explained are a random subset (``order``).
+    Row ``i`` is explained against ``background[draws[i]]`` (its own background draw), or against every row of
+    ``background`` when ``draws`` is None. ``permutations`` is the number of forward/backward pairs per row.
+    Rows are explained in a seeded random order; ``time_limit_s`` is a safety stop: when it is reached the rows
+    explained so far (a random subset, ``order``) are returned with ``stopped_early`` set.
     """
     n, m = X.shape
-    sizes = [len(b) for b in backgrounds]
-    bg = np.vstack(backgrounds)
-    bounds = np.cumsum([0, *sizes])
-    b = len(bg)
     t0 = time.perf_counter()
-
-    def per_bg(out: np.ndarray) -> np.ndarray:  # (..., b) -> (..., n_bg): mean output within each background
-        return np.stack(
-            [out[..., bounds[k] : bounds[k + 1]].mean(axis=-1) for k in range(len(sizes))], axis=-1
-        )
-
-    base = per_bg(np.asarray(f(bg), dtype=np.float64))  # (n_bg,)
-    model_rows = b
+    fb = np.asarray(f(background), dtype=np.float64)  # every background row once: the base values
+    model_rows = len(background)
+    base_all = fb[draws].mean(axis=1) if draws is not None else np.full(n, fb.mean())
+    k = draws.shape[1] if draws is not None else len(background)
     order = rng.permutation(n)
     fx_all = np.asarray(f(X[order]), dtype=np.float64)
     model_rows += n
     inner = max(m - 1, 0)  # masked states per sweep that are neither "none" nor "all" of the row's features
-    per_row = permutations * 2 * inner * b
+    per_row = permutations * 2 * inner * k
     chunk = max(1, samples_per_call // max(per_row, 1))
-    values = np.zeros((len(sizes), n, m))
+    values = np.zeros((n, m))
     done = 0
     stopped = False
-    steps = np.arange(
-        1, m
-    )  # forward state s: first s features of the ordering present; backward: all but first t
+    steps = np.arange(1, m)  # forward state s: first s features of the ordering present; backward: all but first t
     while done < n:
         if time_limit_s is not None and done > 0 and time.perf_counter() - t0 > time_limit_s:
             stopped = True
@@ -146,32 +140,33 @@ def permutation_shap(
         idx = order[done : done + chunk]
         c = len(idx)
         x = X[idx]
+        bgs = background[draws[idx]] if draws is not None else background[None]  # (c or 1, k, m)
         perm = np.argsort(rng.random((c, permutations, m)), axis=-1)  # feature at each position
         pos = np.argsort(perm, axis=-1)  # position of each feature
         fwd = pos[:, :, None, :] < steps[None, None, :, None]  # (c, P, m-1, m): feature present?
         bwd = pos[:, :, None, :] >= steps[None, None, :, None]
         masks = np.concatenate([fwd, bwd], axis=2)  # (c, P, 2(m-1), m)
         if inner:
-            z = np.where(masks[:, :, :, None, :], x[:, None, None, None, :], bg[None, None, None, :, :])
-            out = np.asarray(f(z.reshape(-1, m)), dtype=np.float64).reshape(c, permutations, 2 * inner, b)
+            z = np.where(masks[:, :, :, None, :], x[:, None, None, None, :], bgs[:, None, None, :, :])
+            out = np.asarray(f(z.reshape(-1, m)), dtype=np.float64).reshape(c, permutations, 2 * inner, k)
             model_rows += out.size
-            mid = per_bg(out)  # (c, P, 2(m-1), n_bg)
+            mid = out.mean(axis=-1)  # (c, P, 2(m-1)): mean over the row's background
         else:
-            mid = np.zeros((c, permutations, 0, len(sizes)))
-        fx = np.broadcast_to(fx_all[done : done + c, None, None, None], (c, permutations, 1, len(sizes)))
-        start = np.broadcast_to(base, (c, permutations, 1, len(sizes)))
+            mid = np.zeros((c, permutations, 0))
+        fx = np.broadcast_to(fx_all[done : done + c, None, None], (c, permutations, 1))
+        start = np.broadcast_to(base_all[idx][:, None, None], (c, permutations, 1))
         # v[s] for s = 0..2m: none, forward states, all, backward states, none
         v = np.concatenate([start, mid[:, :, :inner], fx, mid[:, :, inner:], start], axis=2)
         fwd_gain = np.diff(v[:, :, : m + 1], axis=2)  # credited to perm[..., k] (added at step k+1)
         bwd_gain = -np.diff(v[:, :, m:], axis=2)  # credited to perm[..., k] (removed at step m+k+1)
-        gain = fwd_gain + bwd_gain  # (c, P, m, n_bg), by position in the ordering
+        gain = fwd_gain + bwd_gain  # (c, P, m), by position in the ordering
         phi = np.zeros_like(gain)
-        np.put_along_axis(phi, perm[..., None], gain, axis=2)
-        values[:, done : done + c] = np.moveaxis(phi.sum(axis=1) / (2 * permutations), -1, 0)
+        np.put_along_axis(phi, perm, gain, axis=2)
+        values[done : done + c] = phi.sum(axis=1) / (2 * permutations)
         done += c
     return PermutationResult(
-        values=[values[k, :done] for k in range(len(sizes))],
-        base=[float(x) for x in base],
+        values=values[:done],
+        base=base_all[order[:done]],
         fx=fx_all[:done],
         order=order[:done],
         model_rows=model_rows,
