@@ -162,7 +162,7 @@ def audit(
         fail_input(str(exc))
     if formats:
         try:
-            render_mod = importlib.import_module("trustaudit.render")
+            import trustaudit.render as render_mod
         except ImportError:
             fail_input("--format: rendering is not available in this build")
         formats = [run_guarded(render_mod.normalise_format, f) for f in formats]  # before the audit runs

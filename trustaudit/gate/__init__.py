@@ -24,7 +24,7 @@ from trustaudit.results import AuditReport, CheckResult, ConditionResult, Interv
 from trustaudit.rubrics import Rubric, check_conditions, judge, load_rubric, status_of
 
 if TYPE_CHECKING:
-    from trustaudit.gate.baseline import Baseline
+    from trustaudit.gate.baseline_model import Baseline
 
 FailOn = Literal["fail", "warn"]
 BaselineState = Literal["new", "unchanged", "updated", "absent"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from trustaudit.openness import licenses as lic
+import trustaudit.openness.licenses as lic
 from trustaudit.openness.components import (
     ARCHITECTURE,
     BUCKETS,

@@ -19,16 +19,27 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import distinct, select
-from sqlalchemy.orm import Session
 
+from trustaudit.service import queue
 from trustaudit.service.auth import allows, lookup
+from trustaudit.service.charts import legend, trend_svg
 from trustaudit.service.db import ApiToken, Job, as_utc
+from trustaudit.service.deps import SessionDep
+from trustaudit.service.history import history
+from trustaudit.service.jobs import accept_bundle, query_jobs
+from trustaudit.service.openness import catalog, openness_from_upload
 from trustaudit.service.problems import ProblemError
+from trustaudit.service.rendering import REPORT_FILES, out_dir
+from trustaudit.service.sessions import (
+    PRELOGIN_COOKIE,
+    SESSION_COOKIE,
+    SESSION_MAX_AGE,
+    read_session,
+    serializer,
+    session_token,
+)
 
 HERE = Path(__file__).parent
-SESSION_COOKIE = "ta_session"
-PRELOGIN_COOKIE = "ta_prelogin"
-SESSION_MAX_AGE = 12 * 3600
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -39,43 +50,6 @@ templates.env.filters["urlq"] = lambda v: quote(str(v), safe="")
 
 def static_app() -> StaticFiles:
     return StaticFiles(directory=str(HERE / "static"))
-
-
-def _serializer(request: Request) -> Any:
-    from itsdangerous import URLSafeTimedSerializer
-
-    return URLSafeTimedSerializer(request.app.state.settings.secret_key, salt="trustaudit-session")
-
-
-def read_session(request: Request) -> dict[str, Any] | None:
-    raw = request.cookies.get(SESSION_COOKIE)
-    if not raw:
-        return None
-    from itsdangerous import BadSignature
-
-    try:
-        data = _serializer(request).loads(raw, max_age=SESSION_MAX_AGE)
-    except (BadSignature, ValueError, TypeError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def session_token(request: Request, s: Session) -> ApiToken | None:
-    data = read_session(request)
-    if not data or not isinstance(data.get("tid"), int):
-        return None
-    row = s.get(ApiToken, data["tid"])
-    if row is None or row.revoked_at is not None:
-        return None
-    return row
-
-
-def get_session(request: Request) -> Any:
-    with request.app.state.sm() as s:
-        yield s
-
-
-SessionDep = Annotated[Session, Depends(get_session)]
 
 
 class LoginRequired(Exception):
@@ -137,7 +111,7 @@ def login(request: Request, s: SessionDep, token: Annotated[str, Form(max_length
     row = lookup(s, token.strip())
     if row is None:
         return render(request, "login.html", status_code=401, csrf=pre, error="Unknown or revoked token.")
-    session = _serializer(request).dumps({"tid": row.id, "csrf": secrets.token_urlsafe(24)})
+    session = serializer(request).dumps({"tid": row.id, "csrf": secrets.token_urlsafe(24)})
     redirect = RedirectResponse("/audits", status_code=303)
     _set_cookie(request, redirect, SESSION_COOKIE, session, SESSION_MAX_AGE)
     redirect.delete_cookie(PRELOGIN_COOKIE, path="/")
@@ -159,8 +133,6 @@ def logout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") ->
 def audits_page(request: Request, s: SessionDep, user: User, model: str | None = None,
                 version: str | None = None, verdict: str | None = None, state: str | None = None,
                 page: int = 1) -> Response:
-    from trustaudit.service.app import query_jobs
-
     page = max(1, min(page, 10**6))
     limit = 25
     verdict = verdict if verdict in ("pass", "warn", "fail", "error") else None
@@ -183,8 +155,6 @@ def submit_page(request: Request, s: SessionDep, user: User,
                 checks: Annotated[str, Form(max_length=1000)] = "",
                 rubric: Annotated[str, Form(max_length=200)] = "",
                 seed: Annotated[int, Form(ge=0, le=2**31 - 1)] = 0) -> Response:
-    from trustaudit.service.app import accept_bundle
-
     check_csrf(request, csrf)
     if not allows(user.scope, "submit"):
         raise ProblemError(403, "forbidden", f"your token has scope '{user.scope}'; submitting needs 'submit'")
@@ -193,8 +163,6 @@ def submit_page(request: Request, s: SessionDep, user: User,
         job = accept_bundle(request, s, bundle, checks=patterns, rubric=rubric.strip() or None, seed=seed,
                             params={}, token=user)
     except ProblemError as exc:
-        from trustaudit.service.app import query_jobs
-
         rows, total = query_jobs(s, limit=25)
         return render(request, "audits.html", status_code=exc.status, user=user, jobs=rows, total=total, page=1,
                       pages=max(1, (total + 24) // 25), filters={}, models=[], qs=lambda **kw: urlencode(kw),
@@ -204,15 +172,13 @@ def submit_page(request: Request, s: SessionDep, user: User,
 
 @router.get("/audits/{audit_id}", response_class=HTMLResponse)
 def audit_page(audit_id: str, request: Request, s: SessionDep, user: User) -> Response:
-    from trustaudit.service.app import REPORT_FILES, _out_dir
-
     job = s.get(Job, audit_id) if len(audit_id) <= 64 else None
     if job is None:
         return render(request, "error.html", status_code=404, user=user, message=f"No audit with id {audit_id}.")
     report = None
     artefacts: list[str] = []
     if job.state == "done":
-        out = _out_dir(job, request.app.state.settings.data_dir)
+        out = out_dir(job, request.app.state.settings.data_dir)
         if out is not None and (out / "report.json").is_file():
             report = json.loads((out / "report.json").read_text())
             artefacts = [a.split("/", 1)[1] for a in job.artifacts or [] if not a.endswith("/report.json")]
@@ -224,8 +190,6 @@ def audit_page(audit_id: str, request: Request, s: SessionDep, user: User) -> Re
 @router.post("/audits/{audit_id}/cancel")
 def cancel_page(audit_id: str, request: Request, s: SessionDep, user: User,
                 csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
-    from trustaudit.service import queue
-
     check_csrf(request, csrf)
     if not allows(user.scope, "submit"):
         raise ProblemError(403, "forbidden", "cancelling needs a token with scope 'submit'")
@@ -256,9 +220,6 @@ def models_page(request: Request, s: SessionDep, user: User) -> Response:
 
 @router.get("/models/{name}", response_class=HTMLResponse)
 def model_page(name: str, request: Request, s: SessionDep, user: User, all_subjects: bool = False) -> Response:
-    from trustaudit.service.app import history
-    from trustaudit.service.charts import legend, trend_svg
-
     try:
         h = history(s, name)
     except ProblemError:
@@ -304,8 +265,6 @@ _SORTS = {"model": lambda r: (r.model_name.lower(), r.model_version),
 @router.get("/openness", response_class=HTMLResponse)
 def openness_page(request: Request, s: SessionDep, user: User, sort: str = "class",
                   error: str | None = None) -> Response:
-    from trustaudit.service.app import catalog
-
     rows = catalog(s, latest=True)
     key = sort if sort in _SORTS else "class"
     rows.sort(key=_SORTS[key])
@@ -318,8 +277,6 @@ def openness_submit(request: Request, s: SessionDep, user: User, file: Annotated
                     csrf: Annotated[str, Form(max_length=200)] = "",
                     name: Annotated[str, Form(max_length=200)] = "",
                     version: Annotated[str, Form(max_length=100)] = "") -> Response:
-    from trustaudit.service.app import openness_from_upload
-
     check_csrf(request, csrf)
     if not allows(user.scope, "submit"):
         raise ProblemError(403, "forbidden", "scoring needs a token with scope 'submit'")
