@@ -138,12 +138,10 @@ def _alias(report: AuditReport, path: str, shown: str) -> AuditReport:
 
 def render(report: AuditReport, fmt: str, out: Path) -> Path:
     """Render one format into ``out`` (the reports module; a one-line error when it is not installed)."""
-    import importlib
-
     from trustaudit.errors import TrustAuditError
 
     try:
-        mod = importlib.import_module("trustaudit.render")
+        import trustaudit.render as mod
     except ImportError:
         raise TrustAuditError(f"--format {fmt}: rendering is not available in this build") from None
     return Path(mod.render_to_dir(report, fmt, out))

@@ -121,7 +121,7 @@ def test_bad_archives_are_refused(case: dict[str, Any], tmp_path: Path) -> None:
         assert not any(p.is_file() for p in tmp_path.parent.glob("evil.txt"))
         return
     pytest.importorskip("fastapi")
-    from trustaudit.service.app import validate_bundle
+    from trustaudit.service.jobs import validate_bundle
     from trustaudit.service.problems import ProblemError
 
     assert case["expect"] == "invalid-bundle", f"{case['file']} was extracted"

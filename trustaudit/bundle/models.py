@@ -200,6 +200,20 @@ def _shown(names: list[Any], k: int = 5) -> str:
     return ", ".join(f"'{n}'" for n in names[:k]) + (f" (+{len(names) - k} more)" if len(names) > k else "")
 
 
+def onnx_column_array(input_type: str, values: Any) -> np.ndarray:
+    """One column's values as the ONNX input of type ``input_type`` takes them (a 1-D array): text with missing
+    values as '', int64, double or float. The one conversion behind the adapter's feed and the robustness checks'
+    direct column-array runner."""
+    if "string" in input_type:
+        col = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
+        return col.astype(object).where(col.notna(), "").astype(str).to_numpy(dtype=object)
+    if "int64" in input_type:
+        return np.asarray(values, dtype=np.int64)
+    if "double" in input_type:
+        return np.asarray(values, dtype=np.float64)
+    return np.asarray(values, dtype=np.float32)
+
+
 def _onnx_feed(sess: Any, X: pd.DataFrame) -> dict[str, np.ndarray]:
     inputs = sess.get_inputs()
     feed: dict[str, np.ndarray] = {}
@@ -243,14 +257,7 @@ def _onnx_feed(sess: Any, X: pd.DataFrame) -> dict[str, np.ndarray]:
             )
         col = X[inp.name]
         try:
-            if "string" in inp.type:
-                arr = col.astype(object).where(col.notna(), "").astype(str).to_numpy(dtype=object)
-            elif "int64" in inp.type:
-                arr = col.to_numpy(dtype=np.int64)
-            elif "double" in inp.type:
-                arr = col.to_numpy(dtype=np.float64)
-            else:
-                arr = col.to_numpy(dtype=np.float32)
+            arr = onnx_column_array(inp.type, col)
         except (ValueError, TypeError) as exc:
             raise ModelLoadError(
                 f"column '{inp.name}' cannot be given to the ONNX model's input of type {inp.type} "
@@ -328,6 +335,11 @@ def _onnx_run(sess: Any, names: list[str], X: pd.DataFrame) -> list[Any]:
             f"the ONNX model cannot score the data: {_first_line(exc)}; check data.features against the model's "
             "inputs"
         ) from None
+
+
+def prob_output_name(sess: Any) -> str:
+    """The ONNX session output that holds the class probabilities."""
+    return _prob_name(sess)
 
 
 def _prob_name(sess: Any) -> str:

@@ -67,16 +67,9 @@ def refit_work(est: Any, rows: int, columns: int) -> tuple[int, int]:
 
 
 def _reload(ctx: AuditContext) -> Any:
-    from trustaudit.bundle import models as M
-    from trustaudit.bundle.loader import _load_model
-
-    manifest = ctx.bundle.manifest
-    assert ctx.bundle.root is not None and manifest.model is not None
-    # a pickle/joblib model is only loaded when the user opted in, so reloading it needs no new consent
-    unsafe = ctx.model is not None and ctx.model.format in ("joblib", "pickle")
-    adapter, _ = _load_model(manifest, ctx.bundle.root, allow_unsafe_pickle=unsafe)
-    M.finish_onnx(adapter, ctx.X)
-    return adapter
+    """Load the model file again under the policy of the first load (the auditor's trusted types and pickle
+    consent, recorded on the bundle: no new consent, no wider trust)."""
+    return ctx.bundle.reload_model()
 
 
 class ReproducibilityCheck(Check):

@@ -782,11 +782,11 @@ def _onnx_runner(ctx: AuditContext) -> Any:
     model = ctx.model
     if model is None or model.format != "onnx":
         return None
-    from trustaudit.bundle.models import _prob_name
+    from trustaudit.bundle.models import onnx_column_array, prob_output_name
 
     sess = model.native
     inputs = sess.get_inputs()
-    prob = _prob_name(sess)
+    prob = prob_output_name(sess)
     columns = list(ctx.feature_columns)
     single = len(inputs) == 1 and inputs[0].name not in columns
 
@@ -796,17 +796,7 @@ def _onnx_runner(ctx: AuditContext) -> Any:
             feed[inputs[0].name] = np.column_stack([np.asarray(arrays[c], dtype=np.float32) for c in columns])
         else:
             for inp in inputs:
-                a = arrays[inp.name]
-                if "string" in inp.type:
-                    arr = np.array(["" if v is None or v is pd.NA or (isinstance(v, float) and v != v) else str(v)
-                                    for v in a], dtype=object)
-                elif "int64" in inp.type:
-                    arr = np.asarray(a, dtype=np.int64)
-                elif "double" in inp.type:
-                    arr = np.asarray(a, dtype=np.float64)
-                else:
-                    arr = np.asarray(a, dtype=np.float32)
-                feed[inp.name] = arr.reshape(-1, 1)
+                feed[inp.name] = onnx_column_array(inp.type, arrays[inp.name]).reshape(-1, 1)
         proba = np.asarray(sess.run([prob], feed)[0], dtype=float)
         if proba.ndim == 1:
             proba = np.column_stack([1.0 - proba, proba])
