@@ -95,17 +95,18 @@ def load_yaml(text: str, source: str) -> Any:
 _yaml = load_yaml
 
 
+_MAX_FILE = yamlsafe.YamlLimits(max_bytes=32 * 1024 * 1024)  # a model card is a document; its front matter is bounded
+
+
 def _read(path: Path) -> str:
     if not path.exists():
         raise OpennessInputError(f"{path} does not exist")
     if path.is_dir():
         raise OpennessInputError(f"{path} is a directory, not a file")
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise OpennessInputError(f"{path} is not UTF-8 text") from None
-    except OSError as exc:
-        raise OpennessInputError(f"cannot read {path}: {exc.strerror or exc}") from None
+        return yamlsafe.read_text(path, "file", _MAX_FILE)
+    except yamlsafe.YamlInputError as exc:
+        raise OpennessInputError(exc.one_line()) from None
 
 
 def _format_validation(err: ValidationError, source: str) -> str:
