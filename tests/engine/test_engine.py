@@ -161,23 +161,27 @@ def test_help_does_not_import_heavy_libraries():
 
 
 @pytest.mark.parametrize(
-    ("op", "value", "abs_", "m_value", "ci", "expected"),
+    ("op", "value", "abs_", "m_value", "ci", "expected", "by_value"),
     [
-        (">=", 0.8, False, 0.7, (0.6, 0.75), Status.FAIL),  # whole interval below
-        (">=", 0.8, False, 0.7, (0.6, 0.85), Status.WARN),  # point below, interval reaches
-        (">=", 0.8, False, 0.9, (0.7, 1.0), Status.PASS),
-        ("<=", 0.1, True, -0.15, (-0.2, -0.12), Status.FAIL),
-        ("<=", 0.1, True, -0.15, (-0.2, -0.05), Status.WARN),
-        ("<=", 0.1, True, 0.02, (-0.03, 0.06), Status.PASS),
-        ("between", [0.8, 1.25], False, 1.3, (1.26, 1.4), Status.FAIL),
+        (">=", 0.8, False, 0.7, (0.6, 0.75), Status.FAIL, Status.FAIL),  # whole interval below
+        (">=", 0.8, False, 0.7, (0.6, 0.85), Status.WARN, Status.FAIL),  # point below, interval reaches
+        (">=", 0.8, False, 0.9, (0.7, 1.0), Status.WARN, Status.PASS),  # point above, interval reaches below
+        (">=", 0.8, False, 0.9, (0.82, 0.97), Status.PASS, Status.PASS),  # whole interval above
+        ("<=", 0.1, True, -0.15, (-0.2, -0.12), Status.FAIL, Status.FAIL),
+        ("<=", 0.1, True, -0.15, (-0.2, -0.05), Status.WARN, Status.FAIL),
+        ("<=", 0.1, True, 0.02, (-0.03, 0.06), Status.PASS, Status.PASS),
+        ("<=", 0.1, True, 0.08, (0.05, 0.12), Status.WARN, Status.PASS),
+        ("between", [0.8, 1.25], False, 1.3, (1.26, 1.4), Status.FAIL, Status.FAIL),
+        ("between", [0.8, 1.25], False, 1.0, (0.85, 1.2), Status.PASS, Status.PASS),
     ],
 )
-def test_condition_judges_the_interval(op, value, abs_, m_value, ci, expected):
+def test_condition_judges_the_interval(op, value, abs_, m_value, ci, expected, by_value):
+    """judge: interval passes only when the whole interval meets the bound and warns ('uncertain') when it reaches
+    both sides, whichever side the estimate fell on; judge: value decides on the estimate."""
     cond = Condition(metric="m", op=op, value=value, abs=abs_, severity="fail")
     m = Metric(name="m", value=m_value, ci=Interval(low=ci[0], high=ci[1], method="test"))
     assert cond.evaluate(m).status == expected
-    assert Condition(metric="m", op=op, value=value, abs=abs_, judge="value").evaluate(m).status == (
-        Status.PASS if expected == Status.PASS else Status.FAIL)
+    assert Condition(metric="m", op=op, value=value, abs=abs_, judge="value").evaluate(m).status == by_value
 
 
 def test_rubric_errors_name_the_line(tmp_path):
