@@ -60,13 +60,13 @@ from trustaudit.checks.robustness.adversarial import (  # noqa: E402
     AdversarialRobustnessCheck,
     attack_sample,
 )
-from trustaudit.checks.robustness.constraints import build_space  # noqa: E402
 from trustaudit.checks.robustness.noise import NoiseParams, NoiseRobustnessCheck  # noqa: E402
 from trustaudit.checks.robustness.privacy import (  # noqa: E402
     MembershipInferenceCheck,
     MembershipParams,
     fold_ids,
 )
+from trustaudit.checks.robustness.spaces import build_space  # noqa: E402
 from trustaudit.context import AuditContext  # noqa: E402
 from trustaudit.features import feature_space  # noqa: E402
 

@@ -10,7 +10,7 @@ import trustaudit.features as features
 from trustaudit.api import _run_check
 from trustaudit.bundle import load_bundle
 from trustaudit.checks.explainability import ShapCheck
-from trustaudit.checks.robustness.constraints import build_space
+from trustaudit.checks.robustness.spaces import build_space
 from trustaudit.context import AuditContext
 from trustaudit.features import LazyRows, feature_space
 from trustaudit.results import Status

@@ -11,7 +11,7 @@ import pytest
 
 from trustaudit.checks.robustness import _art
 from trustaudit.checks.robustness.adversarial import AdversarialParams, AdversarialRobustnessCheck, attack
-from trustaudit.checks.robustness.constraints import build_space
+from trustaudit.checks.robustness.spaces import build_space
 
 
 def _metric(out, name, subject=None):

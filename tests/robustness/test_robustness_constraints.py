@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from trustaudit.checks.robustness.adversarial import AdversarialParams, attack
-from trustaudit.checks.robustness.constraints import build_space
+from trustaudit.checks.robustness.spaces import build_space
 
 
 def _noisy(space, Z0, scale=3.0, seed=1):
@@ -179,7 +179,7 @@ def test_dropped_category_one_hot_group():
 
     from tests.robustness.robustness_helpers import synthetic_frame
     from trustaudit.api import in_memory_bundle
-    from trustaudit.checks.robustness.constraints import _category_labels
+    from trustaudit.checks.robustness.spaces import _category_labels
     from trustaudit.context import AuditContext
 
     df = synthetic_frame(400, 5)
@@ -210,7 +210,7 @@ def test_dropped_category_one_hot_group():
 def test_encoded_space_encodes_rows_on_demand_exactly_as_a_full_one_hot_encoding(adult):
     """The encoded space (ONNX models) keeps statistics of every row but encodes only the rows asked for: the
     rows it gives equal a one-hot encoding of the whole table built by hand with pandas."""
-    from trustaudit.checks.robustness.constraints import _encoded_space
+    from trustaudit.checks.robustness.spaces import _encoded_space
 
     ctx = adult("adult-income-logreg-onnx")
     space = _encoded_space(ctx)

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trustaudit.checks.robustness.constraints import build_space
 from trustaudit.checks.robustness.noise import NoiseParams, NoiseRobustnessCheck, categorical_rows
+from trustaudit.checks.robustness.spaces import build_space
 
 
 def _metric(out, name, subject=None):

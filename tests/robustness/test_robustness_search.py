@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from trustaudit.checks.robustness.adversarial import AdversarialParams, AdversarialRobustnessCheck, attack
-from trustaudit.checks.robustness.constraints import build_space
+from trustaudit.checks.robustness.spaces import build_space
 
 
 @pytest.mark.parametrize("categorical", ["fixed", "free"])

@@ -37,8 +37,9 @@ from pydantic import Field, field_validator
 from trustaudit.checks.base import Check, CheckOutput, CheckParams, MetricSpec
 from trustaudit.checks.robustness import _art
 from trustaudit.checks.robustness._common import fmt, group_metrics, stop_note, write_curve_svg
-from trustaudit.checks.robustness.constraints import TabularSpace, build_space
+from trustaudit.checks.robustness.constraints import TabularSpace
 from trustaudit.checks.robustness.search import search_attack
+from trustaudit.checks.robustness.spaces import build_space
 from trustaudit.checks.robustness.stats import (
     interval,
     max_half_width,

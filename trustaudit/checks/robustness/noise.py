@@ -26,7 +26,8 @@ from pydantic import Field, field_validator
 from trustaudit.checks.base import Check, CheckOutput, CheckParams, MetricSpec
 from trustaudit.checks.robustness import _art
 from trustaudit.checks.robustness._common import fmt, group_metrics, stop_note, write_curve_svg
-from trustaudit.checks.robustness.constraints import TabularSpace, build_space
+from trustaudit.checks.robustness.constraints import TabularSpace
+from trustaudit.checks.robustness.spaces import build_space
 from trustaudit.checks.robustness.stats import max_half_width, rate_metric
 from trustaudit.context import AuditContext
 from trustaudit.errors import SkipCheck
