@@ -82,11 +82,6 @@ def check_limits(text: str, source: str, limits: YamlLimits = DEFAULT_LIMITS, li
         raise YamlInputError(
             f"{source} is {size:,} bytes, more than the {limits.max_bytes:,} bytes a YAML input may have"
         )
-    if "*" not in text and text.count("\n") < limits.max_nodes // 4:
-        # no alias: the expanded size is the parsed size, bounded by the text; only the depth remains to check
-        quick = True
-    else:
-        quick = False
     anchors: dict[str, int] = {}
     stack: list[list[Any]] = []  # [expanded node count so far, anchor or None]
     total = 0
@@ -95,11 +90,10 @@ def check_limits(text: str, source: str, limits: YamlLimits = DEFAULT_LIMITS, li
         for ev in yaml.parse(text, Loader=_SafeLoader):
             if isinstance(ev, ScalarEvent):
                 total += 1
-                if not quick:
-                    if ev.anchor:
-                        anchors[ev.anchor] = 1
-                    if stack:
-                        stack[-1][0] += 1
+                if ev.anchor:
+                    anchors[ev.anchor] = 1
+                if stack:
+                    stack[-1][0] += 1
             elif isinstance(ev, CollectionStartEvent):
                 if len(stack) >= limits.max_depth:
                     raise YamlInputError(
@@ -110,7 +104,7 @@ def check_limits(text: str, source: str, limits: YamlLimits = DEFAULT_LIMITS, li
                 stack.append([1, ev.anchor])
             elif isinstance(ev, CollectionEndEvent):
                 count, anchor = stack.pop()
-                if anchor and not quick:
+                if anchor:
                     anchors[anchor] = count
                 if stack:
                     stack[-1][0] += count

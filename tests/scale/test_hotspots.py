@@ -136,10 +136,10 @@ def test_value_matching_once_per_distinct_value_equals_per_row(series):
 
 @pytest.mark.parametrize("series", [s.dropna() for s in SERIES], ids=lambda s: str(s.dtype))
 def test_label_encoding_once_per_distinct_value_equals_per_row(series):
-    from trustaudit.bundle.loader import _label_text
+    from trustaudit.bundle.loader import label_text
 
-    text = series.map(_label_text)
-    for fav in {_label_text(v) for v in series}:
+    text = series.map(label_text)
+    for fav in {label_text(v) for v in series}:
         np.testing.assert_array_equal(encode_labels(series, fav, "x"), (text == fav).to_numpy().astype(np.int8))
 
 

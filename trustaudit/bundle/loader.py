@@ -179,14 +179,14 @@ def encode_labels(series: pd.Series, favorable: Any, what: str, *, require_favor
     if series.isna().any():
         n = int(series.isna().sum())
         raise BundleError(f"{what} has {n} missing value(s); drop or fill those rows before auditing")
-    fav = _label_text(favorable)
-    fast = _per_distinct(series, _label_text)
+    fav = label_text(favorable)
+    fast = _per_distinct(series, label_text)
     if fast is not None:
         codes, texts = fast
         y = np.isin(codes, [i for i, t in enumerate(texts) if t == fav])
         distinct = set(texts)
     else:
-        text = series.map(_label_text)
+        text = series.map(label_text)
         y = (text == fav).to_numpy()
         distinct = set(text.unique())
     if require_favorable and not y.any():
@@ -198,8 +198,8 @@ def encode_labels(series: pd.Series, favorable: Any, what: str, *, require_favor
 
 
 def _distinct_texts(series: pd.Series) -> list[str]:
-    fast = _per_distinct(series, _label_text)
-    texts = fast[1] if fast is not None else list(series.map(_label_text).unique())
+    fast = _per_distinct(series, label_text)
+    texts = fast[1] if fast is not None else list(series.map(label_text).unique())
     return sorted(set(texts))
 
 
@@ -229,10 +229,6 @@ def check_predictions(pred: pd.Series, label: pd.Series, pred_name: str, label_n
 
 def label_text(v: Any) -> str:
     """A label value as text, the way labels, predictions and model classes are compared (1 == 1.0 == '1')."""
-    return _label_text(v)
-
-
-def _label_text(v: Any) -> str:
     if isinstance(v, (bool, np.bool_)):
         return str(bool(v))
     if isinstance(v, (float, np.floating)) and float(v).is_integer():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -147,7 +146,7 @@ def load_skops(path: Path, trusted_types: Collection[str] = (), requested: Colle
     untrusted = check_skops_types(path, trusted_types, requested)
     try:
         # every type in the file is now trusted by skops, the vetted list or the auditor: pass exactly those
-        est = sio.load(path, trusted=[t for t in untrusted])
+        est = sio.load(path, trusted=untrusted)
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelLoadError(f"{path}: could not load skops model: {first}") from None
@@ -167,28 +166,25 @@ def load_unsafe_pickle(path: Path, fmt: str, allow: bool) -> ModelAdapter:
 
 
 @contextmanager
-def native_stderr_captured() -> Iterator[list[str]]:
-    """Capture what native libraries (LightGBM, XGBoost, onnxruntime) write straight to file descriptor 2
-    while loading a file: ``[LightGBM] [Fatal] ...`` lines would otherwise precede the one-line error. The
-    captured text is appended to the yielded list (for a message), never printed."""
-    captured: list[str] = []
+def native_stderr_silenced() -> Iterator[None]:
+    """Send what native libraries (LightGBM, XGBoost, onnxruntime) write straight to file descriptor 2 to
+    /dev/null while loading a file: ``[LightGBM] [Fatal] ...`` lines would otherwise precede the one-line error."""
     try:
         sys.stderr.flush()
         saved = os.dup(2)
-    except (OSError, ValueError):  # no usable fd 2 (an embedded interpreter): nothing to capture
-        yield captured
+    except (OSError, ValueError):  # no usable fd 2 (an embedded interpreter): nothing to silence
+        yield
         return
-    with tempfile.TemporaryFile() as tmp:
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield captured
-        finally:
-            with suppress(OSError, ValueError):
-                sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            captured.append(tmp.read(64 * 1024).decode("utf-8", "replace"))
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    try:
+        yield
+    finally:
+        with suppress(OSError, ValueError):
+            sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -207,11 +203,11 @@ def onnx_column_array(input_type: str, values: Any) -> np.ndarray:
     if "string" in input_type:
         col = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
         return col.astype(object).where(col.notna(), "").astype(str).to_numpy(dtype=object)
-    if "int64" in input_type:
-        return np.asarray(values, dtype=np.int64)
-    if "double" in input_type:
-        return np.asarray(values, dtype=np.float64)
-    return np.asarray(values, dtype=np.float32)
+    return np.asarray(values, dtype=_onnx_numeric_dtype(input_type))
+
+
+def _onnx_numeric_dtype(input_type: str) -> Any:
+    return np.int64 if "int64" in input_type else np.float64 if "double" in input_type else np.float32
 
 
 def _onnx_feed(sess: Any, X: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -241,9 +237,8 @@ def _onnx_feed(sess: Any, X: pd.DataFrame) -> dict[str, np.ndarray]:
                 f"columns ({_shown(list(X.columns))}); give data.features with the {width} columns the model "
                 "takes, in order"
             )
-        dtype = np.int64 if "int64" in inp.type else np.float64 if "double" in inp.type else np.float32
         try:
-            feed[inp.name] = X.to_numpy(dtype=dtype)
+            feed[inp.name] = X.to_numpy(dtype=_onnx_numeric_dtype(inp.type))
         except (ValueError, TypeError) as exc:
             raise ModelLoadError(
                 f"the data's feature columns cannot be given to the ONNX model's input '{inp.name}' "
@@ -274,14 +269,14 @@ def load_onnx(path: Path) -> ModelAdapter:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
         opts.log_severity_level = 4
-        with native_stderr_captured():
+        with native_stderr_silenced():
             sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
     except Exception as exc:
         raise ModelLoadError(f"{path} is not a valid ONNX model: {_first_line(exc)}") from None
     outputs = sess.get_outputs()
     if not outputs or not sess.get_inputs():
         raise ModelLoadError(f"{path}: the ONNX model has no inputs or no outputs; export the classifier again")
-    prob_out = next(o for o in outputs if o.name == _prob_name(sess))
+    prob_out = next(o for o in outputs if o.name == prob_output_name(sess))
     label_out = next((o for o in outputs if "label" in o.name.lower()), None)
     if "seq" in prob_out.type or "map" in prob_out.type:
         raise ModelLoadError(
@@ -310,7 +305,7 @@ def _onnx_classes_from_labels(adapter: ModelAdapter, X: pd.DataFrame) -> None:
     if adapter.classes or name is None:
         return
     sess = adapter.native
-    labels, proba = _onnx_run(sess, [name, _prob_name(sess)], X)
+    labels, proba = _onnx_run(sess, [name, prob_output_name(sess)], X)
     labels = np.asarray(labels).ravel()
     idx = np.asarray(proba).argmax(axis=1)
     classes: dict[int, Any] = {}
@@ -339,10 +334,6 @@ def _onnx_run(sess: Any, names: list[str], X: pd.DataFrame) -> list[Any]:
 
 def prob_output_name(sess: Any) -> str:
     """The ONNX session output that holds the class probabilities."""
-    return _prob_name(sess)
-
-
-def _prob_name(sess: Any) -> str:
     outputs = sess.get_outputs()
     return next((o for o in outputs if "prob" in o.name.lower()), outputs[-1]).name
 
@@ -356,7 +347,7 @@ def load_xgboost(path: Path) -> ModelAdapter:
         ) from None
     booster = xgb.Booster()
     try:
-        with native_stderr_captured():
+        with native_stderr_silenced():
             booster.load_model(str(path))
     except Exception as exc:
         raise ModelLoadError(f"{path} is not an XGBoost model file (.json/.ubj): {_first_line(exc)}") from None
@@ -425,7 +416,7 @@ def load_lightgbm(path: Path) -> ModelAdapter:
     _probe_lightgbm(path, getattr(basic, "_LIB", None))
     try:
         # LightGBM prints '[LightGBM] [Fatal] ...' to fd 2 before raising: capture it (the message is in exc)
-        with native_stderr_captured():
+        with native_stderr_silenced():
             booster = lgb.Booster(model_file=str(path))
     except Exception as exc:
         raise ModelLoadError(f"{path} is not a LightGBM model file: {_first_line(exc)}") from None
@@ -495,7 +486,7 @@ def finish_onnx(adapter: ModelAdapter, X: pd.DataFrame) -> None:
     """ONNX: score a few rows once (a feed the model refuses is a load error, not a failure in every check) and
     infer the class labels when the model's metadata does not list them."""
     if adapter.format == "onnx":
-        _onnx_run(adapter.native, [_prob_name(adapter.native)], X.head(8))
+        _onnx_run(adapter.native, [prob_output_name(adapter.native)], X.head(8))
         _onnx_classes_from_labels(adapter, X.head(512))
 
 
@@ -506,7 +497,7 @@ def probe(adapter: ModelAdapter, X: pd.DataFrame, rows: int = 8) -> None:
         return  # finish_onnx scores ONNX models with its own feed errors
     sample = X.head(rows)
     try:
-        with native_stderr_captured():
+        with native_stderr_silenced():
             proba = adapter.predict_proba(sample)
     except Exception as exc:
         raise ModelLoadError(

@@ -92,8 +92,6 @@ def load_yaml(text: str, source: str) -> Any:
         raise OpennessInputError(f"{source} is not valid YAML{where}: {problem}") from None
 
 
-_yaml = load_yaml
-
 
 _MAX_FILE = yamlsafe.YamlLimits(max_bytes=32 * 1024 * 1024)  # a model card is a document; its front matter is bounded
 
@@ -175,7 +173,7 @@ def declaration_from_mapping(data: Any, *, source: str = "<mapping>") -> Declara
 def load_mot_text(text: str, source: str = "<text>") -> Declaration:
     if not text.strip():
         raise OpennessInputError(f"{source} is empty; it needs a 'release' section with 'components'")
-    return declaration_from_mapping(_yaml(text, source), source=source)
+    return declaration_from_mapping(load_yaml(text, source), source=source)
 
 
 def load_mot_file(path: str | Path) -> Declaration:
@@ -238,7 +236,7 @@ def load_hf_card(path: str | Path) -> Declaration:
     front = split_front_matter(text)
     if front is None:
         raise OpennessInputError(f"{p} has no YAML front matter (a '---' block at the top with 'license:')")
-    meta = _yaml(front, f"{p} (front matter)")
+    meta = load_yaml(front, f"{p} (front matter)")
     if meta is None:
         meta = {}
     if not isinstance(meta, dict):
@@ -324,7 +322,7 @@ def load_path(path: str | Path) -> tuple[Declaration, Path | None]:
     text = _read(p)
     if not text.strip():
         raise OpennessInputError(f"{p} is empty; it needs a 'release' section with 'components'")
-    data = _yaml(text, str(p))
+    data = load_yaml(text, str(p))
     if isinstance(data, dict) and "openness" in data and "release" not in data:
         return declaration_from_manifest(data, source=str(p)), p.parent
     return declaration_from_mapping(data, source=str(p)), None
@@ -334,7 +332,7 @@ def _from_manifest_file(path: Path) -> Declaration:
     text = _read(path)
     if not text.strip():
         raise OpennessInputError(f"{path} is empty")
-    data = _yaml(text, str(path))
+    data = load_yaml(text, str(path))
     if not isinstance(data, dict):
         raise OpennessInputError(f"{path} must be a YAML mapping")
     if data.get("openness") is None:

@@ -89,14 +89,11 @@ def publish(sm: Any, job: Any, report: Any, work: Path, progress: dict[str, Any]
 
     Returns False when the claim was lost; raises :class:`_Stop` when the job was cancelled meanwhile.
     """
-    from trustaudit import api
     from trustaudit.service import queue
 
     job_dir = work.parent
     for c in report.checks:
         progress["checks"][c.check_id] = c.status.value
-    if not (work / "report.json").is_file():  # written by the pipeline; never re-serialised (the attestation pins it)
-        api.write_report(report, work)
     if not queue.set_progress(sm, job.id, job.claim, progress):
         raise _Stop()
     final = job_dir / f"out-{job.attempts}"
