@@ -12,6 +12,10 @@ Bundles written (each self-contained: manifest, model, data, README, LICENSE):
 * adult-income-logreg-onnx  the same logistic regression, manifest points at the ONNX file
 * adult-income-predictions  predictions-only bundle (scores of the HGB model, no model file)
 * german-credit             sklearn Pipeline -> RandomForestClassifier (skops)
+* adult-hours-regressor     sklearn Pipeline -> HistGradientBoostingRegressor on hours-per-week (task: regression)
+* adult-hours-band          sklearn Pipeline -> LogisticRegression, 3 working-time classes (multiclass)
+
+``--tasks-only`` rebuilds only the last two.
 
 Everything is seeded and the written files are canonicalised (gzip mtime=0, zip
 entries with a fixed timestamp, skops object ids renumbered), so running the script
@@ -605,6 +609,133 @@ def add_openness(name: str, model_files: list[str]) -> None:
 
 
 # --------------------------------------------------------------------------------------
+# multiclass and regression samples (issue 17), on UCI Adult (CC BY 4.0)
+# --------------------------------------------------------------------------------------
+HOURS = "hours-per-week"
+HOURS_BAND = "hours_band"
+#: The derived 3-level target of the multiclass sample: the working-time regime of a person.
+HOURS_BANDS = (("part-time", 0, 35), ("full-time", 35, 46), ("overtime", 46, 1000))
+TASK_FEATURES = [c for c in ADULT_FEATURES if c != HOURS]
+TASK_NUMERIC = [c for c in ADULT_NUMERIC if c != HOURS]
+TASK_TRAIN_ROWS, TASK_EVAL_ROWS = 10_000, 5_000
+
+
+def hours_band(hours: pd.Series) -> pd.Series:
+    out = pd.Series(index=hours.index, dtype="object")
+    for label, lo, hi in HOURS_BANDS:
+        out[(hours >= lo) & (hours < hi)] = label
+    assert out.notna().all()
+    return out
+
+
+def task_manifest(name: str, description: str, task: str, label: str, favorable: str | None) -> str:
+    lines = ["trustaudit: 1", f"name: {name}", "version: 1.0.0", f"task: {task}", f"description: {description}",
+             "model:", "  path: model.skops", "  format: skops", "data:", "  path: data/eval.csv.gz",
+             f"  label: {yaml_str(label)}"]
+    if favorable is not None:
+        lines.append(f"  favorable_label: {yaml_str(favorable)}")
+    lines += ["training_data:", "  path: data/train.csv.gz", "protected:", *ADULT_PROTECTED]
+    return "\n".join(lines) + "\n"
+
+
+TASK_DATA_MD = f"""\
+UCI Adult (census income): `data/train.csv.gz` = a seeded sample of {TASK_TRAIN_ROWS:,} rows of adult.data,
+`data/eval.csv.gz` = a seeded sample of {TASK_EVAL_ROWS:,} rows of adult.test (seed 0, without replacement).
+Features: every Adult column but `fnlwgt`, `{HOURS}` and `income`. Protected attributes: `sex` (privileged Male),
+`race` (privileged White), `age` (privileged >= 25); all three are model features."""
+
+
+def build_task_samples(train: pd.DataFrame, test: pd.DataFrame, summary: dict, untrusted_all: dict) -> None:
+    """adult-hours-regressor (task: regression) and adult-hours-band (task: multiclass-classification)."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.metrics import mean_absolute_error, r2_score
+
+    tr = train.sample(n=TASK_TRAIN_ROWS, random_state=SEED).sort_index().reset_index(drop=True)
+    te = test.sample(n=TASK_EVAL_ROWS, random_state=SEED).sort_index().reset_index(drop=True)
+    pre = ColumnTransformer([("cat", categorical_pipe(), ADULT_CATEGORICAL), ("num", StandardScaler(), TASK_NUMERIC)])
+
+    # ---------------- adult-hours-regressor
+    name = "adult-hours-regressor"
+    d = prepare_bundle(name)
+    reg = Pipeline([("preprocess", pre), ("regressor", HistGradientBoostingRegressor(max_iter=100,
+                                                                                      random_state=SEED))])
+    reg.fit(tr[TASK_FEATURES], tr[HOURS])
+    write_csv_gz(tr, d / "data/train.csv.gz")
+    write_csv_gz(te, d / "data/eval.csv.gz")
+    canonical_skops_dump(reg, d / "model.skops")
+    loaded, untrusted = load_skops(d / "model.skops")
+    ev = pd.read_csv(d / "data/eval.csv.gz")
+    pred = loaded.predict(ev[TASK_FEATURES])
+    assert np.array_equal(pred, reg.predict(te[TASK_FEATURES]))
+    mae, r2 = float(mean_absolute_error(ev[HOURS], pred)), float(r2_score(ev[HOURS], pred))
+    summary[name] = {"accuracy": float("nan"), "auc": float("nan"), "n_eval": len(ev), "mae": mae, "r2": r2}
+    untrusted_all[name] = untrusted
+    write_text(d / "trustaudit.yaml", task_manifest(
+        name, "HistGradientBoosting regressor of weekly working hours on UCI Adult", "regression", HOURS, None))
+    write_text(d / "README.md", model_card(
+        name,
+        f"Regressor predicting a person's usual weekly working hours (`{HOURS}`). scikit-learn "
+        "`Pipeline(ColumnTransformer[SimpleImputer(most_frequent) -> OneHotEncoder(handle_unknown='ignore') on "
+        "categoricals, StandardScaler on numerics] -> HistGradientBoostingRegressor(max_iter=100, random_state=0))`, "
+        "saved with skops (`model.skops`).",
+        TASK_DATA_MD + f" Target: `{HOURS}` (hours, 1-99).", BUILD_MD, None, ADULT_ATTRIBUTION,
+        "## Metrics (on data/eval.csv.gz, measured by build.py)\n\n| metric | value |\n|---|---|\n"
+        f"| MAE (hours) | {mae:.3f} |\n| R² | {r2:.4f} |\n| eval rows | {len(ev):,} |\n"))
+    write_text(d / "LICENSE", license_text(ADULT_ATTRIBUTION))
+
+    # ---------------- adult-hours-band (3 classes)
+    name = "adult-hours-band"
+    d = prepare_bundle(name)
+    trb, teb = tr.drop(columns=[HOURS]), te.drop(columns=[HOURS])
+    trb[HOURS_BAND], teb[HOURS_BAND] = hours_band(tr[HOURS]), hours_band(te[HOURS])
+    pre_c = ColumnTransformer([("cat", categorical_pipe(), ADULT_CATEGORICAL),
+                               ("num", StandardScaler(), TASK_NUMERIC)])
+    clf = Pipeline([("preprocess", pre_c), ("classifier", LogisticRegression(max_iter=2000, C=1.0))])
+    clf.fit(trb[TASK_FEATURES], trb[HOURS_BAND])
+    write_csv_gz(trb, d / "data/train.csv.gz")
+    write_csv_gz(teb, d / "data/eval.csv.gz")
+    canonical_skops_dump(clf, d / "model.skops")
+    loaded, untrusted = load_skops(d / "model.skops")
+    ev = pd.read_csv(d / "data/eval.csv.gz")
+    proba = loaded.predict_proba(ev[TASK_FEATURES])
+    assert np.array_equal(proba, clf.predict_proba(teb[TASK_FEATURES]))
+    acc = float(accuracy_score(ev[HOURS_BAND], loaded.predict(ev[TASK_FEATURES])))
+    auc = float(roc_auc_score(ev[HOURS_BAND], proba, multi_class="ovr", labels=list(loaded.classes_)))
+    summary[name] = {"accuracy": acc, "auc": auc, "n_eval": len(ev)}
+    untrusted_all[name] = untrusted
+    bands = ", ".join(f"`{lab}` ({lo} <= hours < {hi})" if hi < 1000 else f"`{lab}` (hours >= {lo})"
+                      for lab, lo, hi in HOURS_BANDS)
+    write_text(d / "trustaudit.yaml", task_manifest(
+        name, "Multinomial logistic regression of the working-time regime (3 classes) on UCI Adult",
+        "multiclass-classification", HOURS_BAND, None))
+    write_text(d / "README.md", model_card(
+        name,
+        f"Multiclass classifier (3 classes) predicting a person's working-time regime `{HOURS_BAND}`, derived "
+        f"from `{HOURS}`: {bands}. scikit-learn `Pipeline(ColumnTransformer[SimpleImputer(most_frequent) -> "
+        "OneHotEncoder(handle_unknown='ignore') on categoricals, StandardScaler on numerics] -> "
+        "LogisticRegression(max_iter=2000))` (multinomial), saved with skops (`model.skops`).",
+        TASK_DATA_MD + f" Target: `{HOURS_BAND}`, derived from `{HOURS}` as above (`{HOURS}` itself is dropped).",
+        BUILD_MD, None, ADULT_ATTRIBUTION,
+        "## Metrics (on data/eval.csv.gz, measured by build.py)\n\n| metric | value |\n|---|---|\n"
+        f"| accuracy | {acc:.4f} |\n| ROC AUC (one-vs-rest, macro) | {auc:.4f} |\n| eval rows | {len(ev):,} |\n"))
+    write_text(d / "LICENSE", license_text(ADULT_ATTRIBUTION + f"\nFor this bundle: rows sampled as described in "
+                                           f"README.md; `{HOURS_BAND}` derived from `{HOURS}`."))
+
+    split = {"train": f"seeded sample of {TASK_TRAIN_ROWS:,} rows of adult.data (seed 0)",
+             "eval": f"seeded sample of {TASK_EVAL_ROWS:,} rows of adult.test (seed 0)"}
+    for bundle_name, fitted, tag in (("adult-hours-regressor", reg, "tabular-regression"),
+                                     ("adult-hours-band", clf, "tabular-classification")):
+        add_lineage(bundle_name, fitted, ["model.skops"],
+                    {"name": "UCI Adult: adult.data sample", **ADULT_SOURCE, "rows": TASK_TRAIN_ROWS,
+                     "description": split["train"]},
+                    {"name": "UCI Adult: adult.test sample", **ADULT_SOURCE, "rows": TASK_EVAL_ROWS,
+                     "description": split["eval"]}, "sklearn")
+        readme = OUT / bundle_name / "README.md"
+        write_text(readme, readme.read_text(encoding="utf-8").replace("tabular-classification", tag))
+        add_openness(bundle_name, ["model.skops"])
+
+
+# --------------------------------------------------------------------------------------
 def main() -> int:
     t0 = time.time()
     summary: dict[str, dict] = {}
@@ -615,6 +746,11 @@ def main() -> int:
     assert len(train) == 32561 and len(test) == 16281, (len(train), len(test))
     Xtr, ytr = train[ADULT_FEATURES], train[ADULT_LABEL]
     Xte, yte = test[ADULT_FEATURES], test[ADULT_LABEL]
+    build_task_samples(train, test, summary, untrusted_all)
+    if "--tasks-only" in sys.argv:  # only the multiclass and regression samples
+        for k, v in untrusted_all.items():
+            print(f"[{k}] {v} skops untrusted types: {untrusted_all[k]}")
+        return 0
 
     # ---------------- adult-income-hgb
     name = "adult-income-hgb"

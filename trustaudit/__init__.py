@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from trustaudit.version import __version__
 
 __all__ = [
+    "MITIGATED_TYPES",
     "AuditReport",
     "Bundle",
     "Check",
@@ -23,12 +24,18 @@ __all__ = [
     "__version__",
     "audit",
     "audit_many",
+    "check_attestation",
     "load_bundle",
     "load_report",
     "load_rubric",
+    "mitigate",
     "openness_many",
     "run_audit",
+    "save_mitigated",
     "score_openness",
+    "sign_attestation",
+    "verify_attestation",
+    "write_bom",
     "write_report",
 ]
 
@@ -50,6 +57,13 @@ _LAZY = {
     "SkipCheck": "trustaudit.errors",
     "load_rubric": "trustaudit.rubrics",
     "score_openness": "trustaudit.openness",
+    "mitigate": "trustaudit.mitigation",
+    "save_mitigated": "trustaudit.mitigation",
+    "MITIGATED_TYPES": "trustaudit.mitigation",
+    "check_attestation": "trustaudit.lineage.attestation",
+    "verify_attestation": "trustaudit.lineage.attestation",
+    "sign_attestation": "trustaudit.lineage.attestation",
+    "write_bom": "trustaudit.lineage.bom",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,6 +71,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from trustaudit.bundle import Bundle, load_bundle
     from trustaudit.checks.base import Check, CheckOutput, CheckParams, MetricSpec
     from trustaudit.errors import SkipCheck
+    from trustaudit.lineage.attestation import check_attestation, sign_attestation, verify_attestation
+    from trustaudit.lineage.bom import write_bom
+    from trustaudit.mitigation import MITIGATED_TYPES, mitigate, save_mitigated
     from trustaudit.pipeline import run_audit
     from trustaudit.results import AuditReport, Status
     from trustaudit.results.io import load_report, write_report

@@ -103,7 +103,7 @@ def print_gate(result: GateResult, written: list[Path], *, quiet: bool = False) 
     for reason in result.reasons():
         console.print(f"[{color}]✗[/] {escape(reason)}")
     counts = ", ".join(f"{k} {v}" for k, v in result.counts().items() if v)
-    console.print(f"gate: [bold {color}]{verdict}[/] ({counts or 'no conditions'})")
+    console.print(f"gate: [bold {color}]{verdict}[/] ({'conditions: ' + counts if counts else 'no conditions'})")
     for p in written:
         console.print(f"wrote {p}")
 

@@ -88,6 +88,9 @@ def register(app: typer.Typer) -> None:
         trust_type: Annotated[list[str] | None, typer.Option(
             "--trust-type", help="Trust this exact skops type in submitted models (after review); repeatable")] = None,
         log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+        sign_key: Annotated[Path | None, typer.Option(
+            "--sign-key", envvar="TRUSTAUDIT_SIGN_KEY",
+            help="Sign every job's attestation (DSSE) with this PEM Ed25519/ECDSA P-256 private key")] = None,
     ) -> None:
         """Run the audit service: REST API, web pages and a local worker pool or a Dask cluster (SQLite by
         default)."""
@@ -97,6 +100,12 @@ def register(app: typer.Typer) -> None:
         from trustaudit.service.app import create_app
         from trustaudit.service.archive import Limits
 
+        if sign_key is not None:  # read it now (exit 2 on a bad key); workers inherit it through the environment
+            from trustaudit.cli import run_guarded
+            from trustaudit.lineage.signing import load_signer
+
+            run_guarded(load_signer, sign_key)
+            os.environ["TRUSTAUDIT_SIGN_KEY"] = str(sign_key.resolve())
         executor = executor.strip()
         runs = f"workers: {workers}"
         if executor != "local":
@@ -261,6 +270,8 @@ def run_submit(bundle: Path, *, server: str | None, token: str | None, checks: l
                 typer.echo(job["id"])
                 return EXIT_OK
             deadline = time.monotonic() + timeout
+            watch = _ProgressPrinter()
+            watch.show(job)
             while job["state"] in ("queued", "running"):
                 if time.monotonic() > deadline:
                     return _err(f"audit {job['id']} still {job['state']} after {timeout:.0f}s")
@@ -270,6 +281,7 @@ def run_submit(bundle: Path, *, server: str | None, token: str | None, checks: l
                 if r.status_code != 200:
                     return _err(_problem(r))
                 job = r.json()
+                watch.show(job)
             if job["state"] != "done":
                 return _err(f"audit {job['id']} {job['state']}: {job.get('error') or 'no reason given'}")
             if out is not None:
@@ -291,6 +303,34 @@ def run_submit(bundle: Path, *, server: str | None, token: str | None, checks: l
     if job["verdict"] not in ("pass", "warn"):
         return EXIT_GATE
     return EXIT_OK
+
+
+class _ProgressPrinter:
+    """Lines on stderr for ``submit --wait`` from the job's progress record as the server tracks it: the job's
+    state changes, and each check as it starts and ends (a check that started and ended between two polls gets
+    its end line only)."""
+
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+        self.state: str | None = None
+        self.seen: dict[str, str] = {}
+
+    def show(self, job: dict[str, Any]) -> None:
+        elapsed = time.monotonic() - self.t0
+        if job.get("state") != self.state:
+            self.state = job.get("state")
+            typer.echo(f"audit {job.get('id')}: {self.state} ({elapsed:.0f}s)", err=True)
+        prog = job.get("progress") or {}
+        total = prog.get("total") or 0
+        width = len(str(total))
+        for n, (cid, st) in enumerate((prog.get("checks") or {}).items()):
+            before = self.seen.get(cid)
+            self.seen[cid] = st
+            if before == st or (before == "done" and st != "running"):  # the final statuses come with the verdict
+                continue
+            pos = f"[{n + 1:>{width}}/{total}]" if total else f"[{n + 1}]"
+            what = "..." if st == "running" else st
+            typer.echo(f"{pos} {cid} {what} (elapsed {elapsed:.0f}s)", err=True)
 
 
 _FMT_FILES = {"html": "report.html", "pdf": "report.pdf", "md": "report.md", "junit": "junit.xml",

@@ -60,14 +60,109 @@ class AuditContext:
         """The model's input columns (a view-like selection of the evaluation data)."""
         return self.bundle.data[self.feature_columns]
 
+    @property
+    def task(self) -> str:
+        """The manifest's task: binary-classification, multiclass-classification or regression."""
+        return str(self.bundle.manifest.task)
+
     @cached_property
     def y_true(self) -> np.ndarray:
+        """1 where the label is favourable (binary-classification only; see :attr:`target` for the others)."""
         spec = self.bundle.spec
+        if self.task != "binary-classification":
+            raise RuntimeError(f"y_true is the binary favourable label; task is {self.task}: use ctx.target")
         return encode_labels(self.data[spec.label], spec.favorable_label, f"label column '{spec.label}'")
 
     @cached_property
     def protected(self) -> dict[str, ProtectedAttribute]:
         return resolve_protected(self.data, self.bundle.manifest.protected)
+
+    # -- multiclass and regression ----------------------------------------------------------------
+    @cached_property
+    def target(self) -> np.ndarray:
+        """The label per row: float64 values (regression) or label texts (classification, as :func:`label_text`)."""
+        from trustaudit.bundle.loader import label_texts, numeric_column
+
+        spec = self.bundle.spec
+        what = f"label column '{spec.label}'"
+        if self.task == "regression":
+            return numeric_column(self.data[spec.label], what, "task regression needs a numeric target")
+        return label_texts(self.data[spec.label], what)
+
+    @cached_property
+    def classes(self) -> list[str]:
+        """Class labels as text (classification): the model's classes, else those of the labels, predictions
+        and probability columns, sorted."""
+        from trustaudit.bundle.loader import label_text
+
+        if self.model is not None and self.model.classes:
+            return [label_text(c) for c in self.model.classes]
+        spec = self.bundle.spec
+        seen = set(self.target)
+        if spec.prediction is not None:
+            seen |= set(self._target_predictions[0])
+        if spec.probabilities:
+            seen |= {label_text(k) for k in spec.probabilities}
+        return sorted(seen)
+
+    @cached_property
+    def _target_predictions(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """(prediction per row, class probabilities or None) for multiclass and regression; see :attr:`prediction`."""
+        from trustaudit.bundle.loader import label_text, label_texts, numeric_column
+
+        spec = self.bundle.spec
+        t0 = time.perf_counter()
+        proba: np.ndarray | None = None
+        if self.task == "regression":
+            if self.model is not None:
+                pred = predict_values_chunked(self.model, self.X)
+            else:
+                assert spec.prediction is not None
+                pred = numeric_column(self.data[spec.prediction], f"prediction column '{spec.prediction}'",
+                                      "task regression needs predicted values")
+        elif self.model is not None:
+            proba = predict_proba_chunked(self.model, self.X)
+            names = np.asarray([label_text(c) for c in self.model.classes], dtype=object)
+            pred = names[proba.argmax(axis=1)]
+        else:
+            assert spec.prediction is not None
+            pred = label_texts(self.data[spec.prediction], f"prediction column '{spec.prediction}'")
+        self.prediction_s += time.perf_counter() - t0
+        return pred, proba
+
+    @property
+    def prediction(self) -> np.ndarray:
+        """The model's prediction per row: float64 values (regression) or class label texts (classification)."""
+        return self._target_predictions[0]
+
+    @cached_property
+    def class_proba(self) -> np.ndarray | None:
+        """Multiclass: (rows, classes) probabilities in the order of :attr:`classes`, from the model or the
+        ``data.probabilities`` columns (a class without a column gets 0); None when neither gives them."""
+        from trustaudit.bundle.loader import label_text
+
+        if self.task == "regression":
+            return None
+        proba = self._target_predictions[1]
+        if proba is not None:
+            return proba
+        spec = self.bundle.spec
+        if not spec.probabilities:
+            return None
+        by_class = {label_text(k): v for k, v in spec.probabilities.items()}
+        out = np.zeros((self.n_rows, len(self.classes)))
+        for j, c in enumerate(self.classes):
+            if c in by_class:
+                out[:, j] = pd.to_numeric(self.data[by_class[c]]).to_numpy(dtype=float)
+        return out
+
+    def predict_output(self, X: pd.DataFrame) -> np.ndarray:
+        """The model's output for new rows: values (regression, 1-D) or class probabilities (rows, classes)."""
+        if self.model is None:
+            raise RuntimeError("no model in this bundle")
+        if self.task == "regression":
+            return self.model.predict_values(X)
+        return np.asarray(self.model.predict_proba(X))
 
     # -- predictions (computed once) --------------------------------------------------------------
     @cached_property
@@ -149,9 +244,25 @@ class AuditContext:
             codes = np.zeros(self.n_rows, dtype=np.int64)
             for attr in self.protected.values():
                 codes = codes * 2 + attr.privileged.astype(np.int64)
-            codes = codes * 2 + self.y_true.astype(np.int64)
+            outcome, levels = self._outcome_strata()
+            codes = codes * levels + outcome
             self.cache["strata"] = codes
         return np.asarray(self.cache["strata"])
+
+    def _outcome_strata(self) -> tuple[np.ndarray, int]:
+        """(code per row, number of codes) of the outcome a sample is stratified by: the favourable label
+        (binary), the class (multiclass) or the quartile of the target (regression)."""
+        if self.task == "binary-classification":
+            return self.y_true.astype(np.int64), 2
+        if self.task == "regression":
+            return _quantile_codes(self.target), 4
+        codes, uniques = pd.factorize(self.target)
+        return np.asarray(codes, dtype=np.int64), max(1, len(uniques))
+
+
+def _quantile_codes(values: np.ndarray, k: int = 4) -> np.ndarray:
+    edges = np.unique(np.quantile(values, np.linspace(0, 1, k + 1)[1:-1]))
+    return np.searchsorted(edges, values, side="right").astype(np.int64)
 
 
 #: Rows per call to the model when predicting on the evaluation data. A scikit-learn pipeline materialises its
@@ -168,6 +279,15 @@ def predict_proba_chunked(model: Any, X: pd.DataFrame, chunk_rows: int = PREDICT
         return np.asarray(model.predict_proba(X))
     parts = [np.asarray(model.predict_proba(X.iloc[i : i + chunk_rows])) for i in range(0, n, chunk_rows)]
     return np.concatenate(parts, axis=0)
+
+
+def predict_values_chunked(model: Any, X: pd.DataFrame, chunk_rows: int = PREDICT_CHUNK_ROWS) -> np.ndarray:
+    """``model.predict_values(X)`` (a regressor) in blocks of ``chunk_rows`` rows, concatenated."""
+    n = len(X)
+    if n <= chunk_rows:
+        return np.asarray(model.predict_values(X), dtype=float)
+    return np.concatenate([np.asarray(model.predict_values(X.iloc[i : i + chunk_rows]), dtype=float)
+                           for i in range(0, n, chunk_rows)])
 
 
 def _stratified_sample(strata: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -38,10 +38,9 @@ def group_labels(attr: Any) -> tuple[str, str]:
     """(privileged, unprivileged) display labels of a protected attribute (e.g. "age >= 25", "age < 25")."""
     spec = attr.spec
     thr = spec.threshold()
-    if thr is not None:
-        inv = {">=": "<", "<=": ">", ">": "<=", "<": ">=", "==": "!="}[thr.op]
-        value = str(thr).split(" ", 1)[1]
-        return f"{attr.name} {thr.op} {value}", f"{attr.name} {inv} {value}"
+    if thr is not None:  # "age >= 25" / "age < 25"; a range: "age >= 25 and < 60" / "age < 25 or >= 60"
+        return f"{attr.name} {thr}", f"{attr.name} {thr.negated_text()}"
+    assert isinstance(spec.privileged, list)
     priv = "|".join(str(v) for v in spec.privileged)
     if spec.unprivileged is not None:
         unpriv = "|".join(str(v) for v in spec.unprivileged)

@@ -9,7 +9,8 @@ JUnit and SARIF files.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,6 +76,8 @@ def run_audit(
     executor: Any = None,
     workers: int | None = None,
     path_alias: tuple[str, str] | None = None,
+    sign_key: str | Path | None = None,
+    log: Callable[[str], None] | None = None,
     **in_memory: Any,
 ) -> AuditRun:
     """Audit ``bundle`` and write everything an audit writes into ``out_dir``.
@@ -84,12 +87,20 @@ def run_audit(
     (``html``, ``pdf``, ``md``); ``gate`` also judges the report as the CI gate does and writes its JUnit/SARIF.
     ``path_alias`` = (path, shown) replaces a temporary bundle path by the one users know (the service's Dask
     workers audit a copy) before anything is written, so the attestation pins the report as published.
+    ``sign_key`` (a PEM Ed25519 / ECDSA P-256 private key) writes the attestation as a signed DSSE envelope
+    (:mod:`trustaudit.lineage.signing`); the key is read before the audit runs.
+    ``log`` receives one line per step after the audit (each file written, each rendering as it starts and
+    where it went), for a command line or a notebook to show.
     Raises :class:`~trustaudit.errors.TrustAuditError` on bad input, before writing anything.
     """
     from trustaudit.api import audit
     from trustaudit.lineage.attestation import write_attestation
     from trustaudit.results.io import write_report
 
+    if sign_key is not None:  # a bad key is bad input: say so before auditing
+        from trustaudit.lineage.signing import load_signer
+
+        load_signer(sign_key)
     out = Path(out_dir)
     report = audit(
         bundle, rubric=rubric, checks=checks, seed=seed, out_dir=out, allow_unsafe_pickle=allow_unsafe_pickle,
@@ -99,13 +110,29 @@ def run_audit(
     if path_alias is not None:
         report = _alias(report, *path_alias)
     report_path = write_report(report, out)
-    attestation = write_attestation(report, out)
+    attestation = write_attestation(report, out, sign_key=sign_key)
     run = AuditRun(report=report, out_dir=out, report_path=report_path, attestation_path=attestation)
+    say = log or (lambda line: None)
+    say(f"wrote {report_path}")
+    say(f"wrote {attestation}")
     for fmt in formats:
+        say(f"rendering {fmt} ...")
+        t0 = time.perf_counter()
         run.renders[fmt] = render(report, fmt, out)
+        say(f"wrote {run.renders[fmt]} ({_size(run.renders[fmt])}, {time.perf_counter() - t0:.1f}s)")
     if gate is not None:
         run.gate, run.gate_files = gate_report(report, report_path, gate)
+        for p in run.gate_files:
+            say(f"wrote {p}")
     return run
+
+
+def _size(path: Path) -> str:
+    try:
+        n = path.stat().st_size
+    except OSError:
+        return "?"
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
 
 
 def parse_params(items: Sequence[str]) -> dict[str, dict[str, Any]]:

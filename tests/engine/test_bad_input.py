@@ -144,10 +144,10 @@ def test_pickle_refused_without_opt_in(synthetic_bundle):
     assert r.exit_code == 0, r.output
 
 
-def test_unsupported_task(synthetic_bundle):
+def test_task_regression_needs_a_numeric_label(synthetic_bundle):
     d = synthetic_bundle(n=200)
     edit_manifest(d, "task: binary-classification", "task: regression")
-    assert_input_error(run_cli("validate", d), "task 'regression' is not supported")
+    assert_input_error(run_cli("validate", d), "holds non-numeric values", "task regression needs a numeric target")
 
 
 def test_unknown_format(synthetic_bundle):

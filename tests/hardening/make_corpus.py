@@ -83,7 +83,7 @@ def manifests() -> None:
     add("manifest", "name_empty.yaml", m.replace("name: corpus", "name: ''"), "'name'")
     add("manifest", "format_unknown.yaml", m.replace("format: skops", "format: tensorflow"), "model.format")
     add("manifest", "task_regression.yaml", m.replace("task: binary-classification", "task: regression"),
-        "is not supported")
+        "task regression needs a numeric target")
     add("manifest", "task_unknown.yaml", m.replace("task: binary-classification", "task: clustering"), "'task'")
     add("manifest", "data_absolute.yaml", m.replace("path: data/eval.csv", "path: /etc/passwd"), "absolute")
     add("manifest", "data_dotdot.yaml", m.replace("path: data/eval.csv", "path: ../../outside.csv"),
@@ -98,7 +98,7 @@ def manifests() -> None:
     add("manifest", "favorable_list.yaml", m.replace("favorable_label: 'yes'", "favorable_label: [yes]"),
         "favorable_label")
     add("manifest", "favorable_missing.yaml", m.replace(", favorable_label: 'yes'", ""),
-        "required key 'data.favorable_label'")
+        "data.favorable_label is required")
     add("manifest", "protected_missing_col.yaml", m.replace("  sex: {", "  gender: {"),
         "protected attribute 'gender'")
     add("manifest", "privileged_never.yaml", m.replace("[male]", "[Male]"), "never occur")

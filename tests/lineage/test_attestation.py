@@ -46,7 +46,7 @@ def test_statement(audited):
                               "source": report["rubric"]["source"],
                               "digest": {"sha256": report["rubric"]["sha256"]}}
     assert pred["tool"]["version"] == report["tool"]["version"]
-    assert pred["checks"] == [{"id": "lineage.integrity", "version": "1.1", "status": "pass"}]
+    assert pred["checks"] == [{"id": "lineage.integrity", "version": "1.2", "status": "pass"}]
 
 
 def test_verify(audited):
@@ -70,7 +70,7 @@ def test_verify_cli(audited):
     assert runner.invoke(app, ["verify-attestation", str(out / FILENAME), str(b)]).exit_code == 0
     (b / "model.skops").unlink()
     res = runner.invoke(app, ["verify-attestation", str(out / FILENAME), str(b)])
-    assert res.exit_code == 1 and "mismatch: model.skops: missing" in res.output
+    assert res.exit_code == 1 and "changed: model.skops: missing" in res.output
     (out / "bad.json").write_text("{}")
     res = runner.invoke(app, ["verify-attestation", str(out / "bad.json"), str(b)])
     assert res.exit_code == 2 and "is not an in-toto Statement v1" in res.output

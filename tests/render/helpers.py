@@ -260,7 +260,8 @@ def documented_forms(v: Any) -> set[str]:
         return {str(round(v))}
     if abs(v) >= 0.001:
         return {f"{v:.3f}"}
-    return {f"{v:.1e}"}
+    # beside an interval partner of ordinary size, a tiny float prints with three decimals
+    return {f"{v:.1e}", f"{v:.3f}"}
 
 
 def allowed_tokens(*documents: Any) -> set[str]:

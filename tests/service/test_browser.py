@@ -106,7 +106,9 @@ def test_reviewer_walkthrough(web_server: Server, tmp_path: Path) -> None:
         page.click("text=History of german-credit")
         page.wait_for_url("**/models/german-credit")
         assert page.locator("svg.trend").count() >= 5
-        assert "0.9.0, 0.9.5, 1.0.0" in page.content()
+        versions = page.locator("table.versions tbody tr td:first-child").all_inner_texts()
+        assert sorted(versions) == ["0.9.0", "0.9.5", "1.0.0"], versions
+        assert page.locator("table.versions tbody tr span.status").count() == 3  # each version's verdict
         page.screenshot(path=str(SHOTS / "04-model-history.png"), full_page=True)
 
         page.goto(web_server.url + "/openness?sort=model")

@@ -13,6 +13,9 @@ import pandas as pd
 
 from trustaudit.bundle import models as M
 from trustaudit.bundle.manifest import (
+    BINARY,
+    MULTICLASS,
+    REGRESSION,
     SUPPORTED_TASKS,
     DataSpec,
     Manifest,
@@ -61,7 +64,8 @@ def sha256_file(path: Path) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def read_table(path: Path, what: str = "data") -> pd.DataFrame:
+def read_table(path: Path, what: str = "data", sep: str | None = None) -> pd.DataFrame:
+    """Read a CSV (``sep``: its field delimiter, default ``,``) or Parquet file."""
     name = path.name.lower()
     try:
         if name.endswith((".parquet", ".pq")):
@@ -71,7 +75,7 @@ def read_table(path: Path, what: str = "data") -> pd.DataFrame:
             # data instead of pd.read_parquet's 1.9x (1M Adult rows: 227 MB vs 342 MB above the baseline)
             return pq.read_table(path).to_pandas(self_destruct=True, split_blocks=True)
         if name.endswith((".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zst", ".txt")):
-            return pd.read_csv(path, low_memory=False)
+            return pd.read_csv(path, low_memory=False, sep=sep or ",")
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise BundleError(f"{what} file {path.name} could not be read: {first}") from None
@@ -129,8 +133,10 @@ def resolve_protected(df: pd.DataFrame, protected: dict[str, ProtectedSpec]) -> 
         thr = spec.threshold()
         if thr is not None:
             if not pd.api.types.is_numeric_dtype(col):
+                kind = "range" if thr.is_range else "threshold"
                 raise BundleError(
-                    f"protected attribute '{name}' uses the numeric threshold '{thr}' but the column is not numeric"
+                    f"protected attribute '{name}' uses the numeric {kind} '{thr}' but the column is not numeric"
+                    f" ({col.dtype}); give a list of privileged values instead"
                 )
             priv = np.asarray(thr.mask(col.fillna(np.nan).to_numpy()), dtype=bool) & present
             valid = present
@@ -285,19 +291,20 @@ def _load_model(manifest: Manifest, root: Path, allow_unsafe_pickle: bool,
     if not path.exists():
         raise BundleError(f"model file '{spec.path}' does not exist in the bundle; fix model.path")
     fmt = spec.format
+    task = manifest.task
     if fmt == "skops":
-        return M.load_skops(path, trusted_types, requested=spec.trusted_types), path
+        return M.load_skops(path, trusted_types, requested=spec.trusted_types, task=task), path
     if fmt == "onnx":
-        return M.load_onnx(path), path
+        return M.load_onnx(path, task=task), path
     if fmt == "xgboost":
-        return M.load_xgboost(path), path
+        return M.load_xgboost(path, task=task), path
     if fmt == "lightgbm":
-        return M.load_lightgbm(path), path
+        return M.load_lightgbm(path, task=task), path
     if fmt == "mlflow":
         return M.load_mlflow(path, allow_unsafe_pickle, lambda base, rel: resolve_inside(base, rel, "MLmodel path"),
-                             trusted_types), path
+                             trusted_types, task=task), path
     if fmt in ("joblib", "pickle"):
-        return M.load_unsafe_pickle(path, fmt, allow_unsafe_pickle), path
+        return M.load_unsafe_pickle(path, fmt, allow_unsafe_pickle, task=task), path
     raise ModelLoadError(f"unsupported model format '{fmt}'")  # pragma: no cover - Literal guards this
 
 
@@ -323,6 +330,15 @@ def validate_data(manifest: Manifest, df: pd.DataFrame, source: str) -> None:
         raise BundleError(
             "the manifest has neither a model nor data.prediction; add a model section or a column of predictions"
         )
+    if manifest.task == REGRESSION:
+        numeric_column(df[spec.label], f"label column '{spec.label}'", "task regression needs a numeric target")
+        if spec.prediction is not None:
+            numeric_column(df[spec.prediction], f"prediction column '{spec.prediction}'",
+                           "task regression needs predicted values")
+        return
+    if manifest.task == MULTICLASS:
+        validate_multiclass(manifest, df)
+        return
     encode_labels(df[spec.label], spec.favorable_label, f"label column '{spec.label}'")
     if spec.prediction is not None:
         check_predictions(df[spec.prediction], df[spec.label], spec.prediction, spec.label, spec.favorable_label)
@@ -332,20 +348,118 @@ def validate_data(manifest: Manifest, df: pd.DataFrame, source: str) -> None:
             raise BundleError(f"score column '{spec.score}' must hold probabilities between 0 and 1")
 
 
+#: Most classes a multiclass-classification audit takes (per-class metrics for each group grow with it).
+MAX_CLASSES = 50
+
+
+def numeric_column(series: pd.Series, what: str, why: str) -> np.ndarray:
+    """A numeric column as float64, refusing text, missing and infinite values (one line naming the problem)."""
+    values = pd.to_numeric(series, errors="coerce")
+    bad = values.isna() & series.notna()
+    if bad.any():
+        example = series[bad].iloc[0]
+        raise BundleError(f"{what} holds non-numeric values such as {example!r}; {why}")
+    if values.isna().any():
+        raise BundleError(f"{what} has {int(values.isna().sum())} missing value(s); drop or fill those rows "
+                          "before auditing")
+    arr = values.to_numpy(dtype=float)
+    if not np.isfinite(arr).all():
+        raise BundleError(f"{what} holds infinite values; drop or fix those rows before auditing")
+    return arr
+
+
+def label_texts(series: pd.Series, what: str) -> np.ndarray:
+    """A label column as text per row (compared the way :func:`label_text` does), refusing missing values."""
+    if series.isna().any():
+        raise BundleError(f"{what} has {int(series.isna().sum())} missing value(s); drop or fill those rows "
+                          "before auditing")
+    fast = _per_distinct(series, label_text)
+    if fast is not None:
+        codes, texts = fast
+        return np.asarray(texts, dtype=object)[codes]
+    return series.map(label_text).to_numpy(dtype=object)
+
+
+def validate_multiclass(manifest: Manifest, df: pd.DataFrame) -> None:
+    spec = manifest.data
+    labels = _distinct_texts(df[spec.label])
+    label_texts(df[spec.label], f"label column '{spec.label}'")
+    if spec.favorable_label is not None and label_text(spec.favorable_label) not in labels:
+        raise BundleError(f"favorable_label {spec.favorable_label!r} never occurs in label column '{spec.label}' "
+                          f"(values seen: {', '.join(labels[:8])}); fix data.favorable_label or remove it")
+    if spec.prediction is not None:
+        preds = _distinct_texts(df[spec.prediction])
+        label_texts(df[spec.prediction], f"prediction column '{spec.prediction}'")
+        if not set(preds) & set(labels):
+            raise BundleError(f"prediction column '{spec.prediction}' holds values {', '.join(preds[:6])} but the "
+                              f"labels ('{spec.label}') are {', '.join(labels[:6])}; write the predictions with "
+                              "the label's values")
+    if spec.probabilities:
+        missing = [c for c in spec.probabilities.values() if c not in df.columns]
+        if missing:
+            raise BundleError(f"data.probabilities names columns missing from the data: {', '.join(missing[:5])}")
+        unknown = [k for k in spec.probabilities if label_text(k) not in labels and (
+            spec.prediction is None or label_text(k) not in _distinct_texts(df[spec.prediction]))]
+        if unknown:
+            raise BundleError(f"data.probabilities names classes that are neither labels nor predictions: "
+                              f"{', '.join(map(str, unknown[:5]))}; key it by the label's values")
+        cols = list(spec.probabilities.values())
+        p = df[cols].apply(pd.to_numeric, errors="coerce")
+        if p.isna().any().any() or (p < 0).any().any() or (p > 1).any().any():
+            raise BundleError("data.probabilities columns must hold probabilities between 0 and 1")
+        sums = p.sum(axis=1).to_numpy()
+        if not np.allclose(sums, 1.0, atol=1e-3):
+            worst = float(sums[np.argmax(np.abs(sums - 1.0))])
+            raise BundleError(f"data.probabilities columns must sum to 1 on every row (a row sums to {worst:.4g}); "
+                              "give one column per class")
+
+
 def check_task(manifest: Manifest, df: pd.DataFrame | None) -> None:
-    if manifest.task not in SUPPORTED_TASKS:
-        raise BundleError(
-            f"task '{manifest.task}' is not supported yet; trustaudit audits binary-classification models "
-            "(for multiclass, audit one class against the rest with a binary label column)"
-        )
+    if manifest.task not in SUPPORTED_TASKS:  # pragma: no cover - the Literal guards this
+        raise BundleError(f"task '{manifest.task}' is not supported; use one of {', '.join(SUPPORTED_TASKS)}")
     if df is None:
         return
-    n = df[manifest.data.label].nunique(dropna=True)
-    if n > 2:
+    label = manifest.data.label
+    n = df[label].nunique(dropna=True)
+    if manifest.task == BINARY and n > 2:
+        hint = "set task: regression" if pd.api.types.is_float_dtype(df[label]) and n > MAX_CLASSES else \
+            "set task: multiclass-classification"
         raise BundleError(
-            f"label column '{manifest.data.label}' has {n} distinct values but task is binary-classification; "
-            "give a binary label (favourable vs the rest)"
+            f"label column '{label}' has {n} distinct values but task is binary-classification; {hint} "
+            "(or give a binary label: favourable vs the rest)"
         )
+    if manifest.task == MULTICLASS:
+        if n < 2:
+            raise BundleError(f"label column '{label}' has {n} distinct value(s); a classifier needs at least two")
+        if n > MAX_CLASSES:
+            raise BundleError(f"label column '{label}' has {n} distinct values, more than the {MAX_CLASSES} classes "
+                              "a multiclass audit takes; for a numeric target set task: regression")
+    if manifest.task == REGRESSION and n < 3:
+        raise BundleError(f"label column '{label}' has only {n} distinct values; for a classifier set task: "
+                          "binary-classification")
+
+
+def check_model_task(model: M.ModelAdapter, task: str) -> None:
+    """The model's kind must fit the manifest's task (a classifier audited as a regressor measures nothing)."""
+    if task == REGRESSION:
+        if model.task != REGRESSION:
+            raise ModelLoadError(
+                f"the {model.type_name} model is a classifier (classes {', '.join(map(label_text, model.classes[:6]))}) "
+                "but task is regression; "
+                "fix task in the manifest"
+            )
+        return
+    if model.task == REGRESSION:
+        raise ModelLoadError(f"the {model.type_name} model is a regressor but task is {task}; set task: regression")
+    k = len(model.classes)
+    shown = ", ".join(label_text(c) for c in model.classes[:8]) + (" ..." if k > 8 else "")
+    if task == BINARY and k and k != 2:
+        raise ModelLoadError(
+            f"the model has {k} classes ({shown}); set task: multiclass-classification to audit it "
+            "(task is binary-classification)"
+        )
+    if task == MULTICLASS and k == 2:
+        raise ModelLoadError("the model has 2 classes; set task: binary-classification for a binary classifier")
 
 
 def load_bundle(path: str | Path, *, allow_unsafe_pickle: bool = False, load_model: bool = True,
@@ -362,7 +476,7 @@ def load_bundle(path: str | Path, *, allow_unsafe_pickle: bool = False, load_mod
     if not data_path.is_file():
         raise BundleError(f"data file '{manifest.data.path}' does not exist in the bundle; fix data.path")
     check_task(manifest, None)
-    df = read_table(data_path, "data")
+    df = read_table(data_path, "data", manifest.data.sep)
     validate_data(manifest, df, f"data file '{manifest.data.path}'")
     check_task(manifest, df)
     resolve_protected(df, manifest.protected)
@@ -386,7 +500,7 @@ def load_bundle(path: str | Path, *, allow_unsafe_pickle: bool = False, load_mod
             raise BundleError(
                 f"training data file '{manifest.training_data.path}' does not exist; fix training_data.path"
             )
-        training = read_table(tpath, "training data")
+        training = read_table(tpath, "training data", manifest.training_data.sep or manifest.data.sep)
         digest, size = sha256_file(tpath)
         files.append(
             FileDigest(path=manifest.training_data.path, role="training_data", sha256=digest, bytes=size)
@@ -401,8 +515,5 @@ def load_bundle(path: str | Path, *, allow_unsafe_pickle: bool = False, load_mod
             raise BundleError(f"feature columns missing from the data: {', '.join(missing[:5])}; fix data.features")
         M.finish_onnx(model, df[cols])
         M.probe(model, df[cols])
-        if model.classes and len(model.classes) != 2:
-            raise ModelLoadError(
-                f"the model has {len(model.classes)} classes {model.classes}; trustaudit audits binary classifiers"
-            )
+        check_model_task(model, manifest.task)
     return bundle

@@ -52,7 +52,9 @@ PICKLE_REFUSED = (
 
 
 class ModelAdapter:
-    """Uniform view of a loaded model: ``predict_proba`` on a DataFrame, its classes and feature names."""
+    """Uniform view of a loaded model: ``predict_proba`` on a DataFrame (classifiers) or ``predict_values``
+    (regressors), its classes and feature names. ``task`` is ``"regression"`` for a regressor, else the
+    classification task (binary or multiclass: the number of ``classes`` tells)."""
 
     def __init__(
         self,
@@ -62,21 +64,40 @@ class ModelAdapter:
         feature_names: list[str] | None,
         proba_fn: Any,
         type_name: str,
+        *,
+        value_fn: Any = None,
     ) -> None:
         self.native = native
         self.format = fmt
         self.classes = classes
         self.feature_names = feature_names
         self._proba_fn = proba_fn
+        self._value_fn = value_fn
         self.type_name = type_name
 
+    @property
+    def task(self) -> str:
+        if self._proba_fn is None:
+            return "regression"
+        return "multiclass-classification" if len(self.classes) > 2 else "binary-classification"
+
+    def predict_values(self, X: pd.DataFrame) -> np.ndarray:
+        """A regressor's predicted values (float64, one per row)."""
+        if self._value_fn is None:
+            raise ModelLoadError(f"the {self.type_name} model is a classifier; it predicts classes, not values")
+        return np.asarray(self._value_fn(X), dtype=float).reshape(len(X), -1)[:, 0]
+
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        if self._proba_fn is None:
+            raise ModelLoadError(f"the {self.type_name} model is a regressor; it has no class probabilities")
         proba = np.asarray(self._proba_fn(X), dtype=float)
         if proba.ndim == 1:  # boosters return P(class 1)
             proba = np.column_stack([1.0 - proba, proba])
         return proba
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
+        if self._proba_fn is None:
+            return self.predict_values(X)
         proba = self.predict_proba(X)
         return np.asarray(self.classes, dtype=object)[proba.argmax(axis=1)]
 
@@ -90,14 +111,24 @@ class ModelAdapter:
         return self.native if isinstance(self.native, BaseEstimator) else None
 
 
-def _sklearn_adapter(est: Any, fmt: str) -> ModelAdapter:
+def _sklearn_adapter(est: Any, fmt: str, task: str = "binary-classification") -> ModelAdapter:
+    names = getattr(est, "feature_names_in_", None)
+    if task == "regression":
+        from sklearn.base import is_classifier
+
+        if is_classifier(est) or not hasattr(est, "predict"):
+            raise ModelLoadError(
+                f"the {type(est).__name__} model is a classifier (or has no predict) but task is regression; "
+                "fix task in the manifest"
+            )
+        return ModelAdapter(est, fmt, [], [str(n) for n in names] if names is not None else None, None,
+                            f"{type(est).__module__}.{type(est).__name__}", value_fn=est.predict)
     if not hasattr(est, "predict_proba"):
         raise ModelLoadError(
             f"the {type(est).__name__} model has no predict_proba; trustaudit needs a probabilistic classifier "
-            "(or give predictions in the data with data.prediction)"
+            "(for a regressor set task: regression; or give predictions in the data with data.prediction)"
         )
     classes = list(getattr(est, "classes_", []))
-    names = getattr(est, "feature_names_in_", None)
     return ModelAdapter(
         est,
         fmt,
@@ -138,7 +169,8 @@ def check_skops_types(path: Path, trusted_types: Collection[str] = (), requested
     return [str(t) for t in untrusted]
 
 
-def load_skops(path: Path, trusted_types: Collection[str] = (), requested: Collection[str] = ()) -> ModelAdapter:
+def load_skops(path: Path, trusted_types: Collection[str] = (), requested: Collection[str] = (),
+               task: str = "binary-classification") -> ModelAdapter:
     """Load a skops file, trusting only skops' own defaults, :data:`VETTED_SKOPS_TYPES` and ``trusted_types``
     (exact names the auditor allowed); see :func:`check_skops_types`."""
     import skops.io as sio
@@ -150,10 +182,10 @@ def load_skops(path: Path, trusted_types: Collection[str] = (), requested: Colle
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelLoadError(f"{path}: could not load skops model: {first}") from None
-    return _sklearn_adapter(est, "skops")
+    return _sklearn_adapter(est, "skops", task)
 
 
-def load_unsafe_pickle(path: Path, fmt: str, allow: bool) -> ModelAdapter:
+def load_unsafe_pickle(path: Path, fmt: str, allow: bool, task: str = "binary-classification") -> ModelAdapter:
     if not allow:
         raise ModelLoadError(PICKLE_REFUSED.format(path=path, fmt=fmt))
     import joblib
@@ -162,7 +194,7 @@ def load_unsafe_pickle(path: Path, fmt: str, allow: bool) -> ModelAdapter:
         est = joblib.load(path)  # explicit opt-in given (allow_unsafe_pickle)
     except Exception as exc:
         raise ModelLoadError(f"{path}: could not unpickle the model: {exc}") from None
-    return _sklearn_adapter(est, fmt)
+    return _sklearn_adapter(est, fmt, task)
 
 
 @contextmanager
@@ -262,7 +294,7 @@ def _onnx_feed(sess: Any, X: pd.DataFrame) -> dict[str, np.ndarray]:
     return feed
 
 
-def load_onnx(path: Path) -> ModelAdapter:
+def load_onnx(path: Path, task: str = "binary-classification") -> ModelAdapter:
     import onnxruntime as ort
 
     try:
@@ -276,6 +308,18 @@ def load_onnx(path: Path) -> ModelAdapter:
     outputs = sess.get_outputs()
     if not outputs or not sess.get_inputs():
         raise ModelLoadError(f"{path}: the ONNX model has no inputs or no outputs; export the classifier again")
+    if task == "regression":
+        out = next((o for o in outputs if "tensor" in o.type and "string" not in o.type), None)
+        if out is None or (len(outputs) > 1 and any("prob" in o.name.lower() for o in outputs)):
+            raise ModelLoadError(f"{path}: the ONNX model is a classifier (outputs "
+                                 f"{', '.join(o.name for o in outputs)}) but task is regression; fix task")
+        in_names = [i.name for i in sess.get_inputs()]
+
+        def values(X: pd.DataFrame) -> np.ndarray:
+            return np.asarray(_onnx_run(sess, [out.name], X)[0])
+
+        return ModelAdapter(sess, "onnx", [], in_names if len(in_names) > 1 else None, None, "onnxruntime",
+                            value_fn=values)
     prob_out = next(o for o in outputs if o.name == prob_output_name(sess))
     label_out = next((o for o in outputs if "label" in o.name.lower()), None)
     if "seq" in prob_out.type or "map" in prob_out.type:
@@ -338,7 +382,7 @@ def prob_output_name(sess: Any) -> str:
     return next((o for o in outputs if "prob" in o.name.lower()), outputs[-1]).name
 
 
-def load_xgboost(path: Path) -> ModelAdapter:
+def load_xgboost(path: Path, task: str = "binary-classification") -> ModelAdapter:
     try:
         import xgboost as xgb
     except ImportError:
@@ -358,7 +402,17 @@ def load_xgboost(path: Path) -> ModelAdapter:
         dm = xgb.DMatrix(X[cols] if names else X, enable_categorical=True)
         return np.asarray(booster.predict(dm))
 
-    return ModelAdapter(booster, "xgboost", [0, 1], list(names) if names else None, proba, "xgboost.Booster")
+    return _booster_adapter(booster, "xgboost", names, proba, "xgboost.Booster", task)
+
+
+def _booster_adapter(booster: Any, fmt: str, names: Any, fn: Any, type_name: str, task: str) -> ModelAdapter:
+    """A native booster: its raw ``predict`` gives values (regression), P(class 1) (binary) or one column per
+    class (multiclass: classes 0..k-1, set by :func:`probe` from the output's width)."""
+    feature_names = list(names) if names else None
+    if task == "regression":
+        return ModelAdapter(booster, fmt, [], feature_names, None, type_name, value_fn=fn)
+    return ModelAdapter(booster, fmt, [0, 1] if task == "binary-classification" else [], feature_names, fn,
+                        type_name)
 
 
 #: Loads a LightGBM model file with the bare C library in a child process: a malformed tree block makes
@@ -402,7 +456,7 @@ def _probe_lightgbm(path: Path, lib: Any) -> None:
     )
 
 
-def load_lightgbm(path: Path) -> ModelAdapter:
+def load_lightgbm(path: Path, task: str = "binary-classification") -> ModelAdapter:
     try:
         import lightgbm as lgb
     except ImportError:
@@ -425,10 +479,11 @@ def load_lightgbm(path: Path) -> ModelAdapter:
     def proba(X: pd.DataFrame) -> np.ndarray:
         return np.asarray(booster.predict(X[names] if names else X))
 
-    return ModelAdapter(booster, "lightgbm", [0, 1], list(names) if names else None, proba, "lightgbm.Booster")
+    return _booster_adapter(booster, "lightgbm", names, proba, "lightgbm.Booster", task)
 
 
-def load_mlflow(path: Path, allow_unsafe_pickle: bool, resolve: Any, trusted_types: Collection[str] = ()) -> ModelAdapter:
+def load_mlflow(path: Path, allow_unsafe_pickle: bool, resolve: Any, trusted_types: Collection[str] = (),
+                task: str = "binary-classification") -> ModelAdapter:
     """Read an MLflow model directory from its ``MLmodel`` file (hand-parsed: MLmodel is a documented YAML
     file, and the mlflow package is a very large dependency for reading it)."""
     from trustaudit import yamlsafe
@@ -458,13 +513,13 @@ def load_mlflow(path: Path, allow_unsafe_pickle: bool, resolve: Any, trusted_typ
         return value
 
     if "onnx" in flavors:
-        return load_onnx(resolve(path, flavour("onnx", "data", "model.onnx")))
+        return load_onnx(resolve(path, flavour("onnx", "data", "model.onnx")), task)
     if "sklearn" in flavors:
         file = resolve(path, flavour("sklearn", "pickled_model", "model.pkl"))
         ser = flavour("sklearn", "serialization_format", "cloudpickle")
         if ser == "skops" or file.suffix == ".skops":
-            return load_skops(file, trusted_types)
-        return load_unsafe_pickle(file, f"MLflow sklearn ({ser})", allow_unsafe_pickle)
+            return load_skops(file, trusted_types, task=task)
+        return load_unsafe_pickle(file, f"MLflow sklearn ({ser})", allow_unsafe_pickle, task)
     raise ModelLoadError(
         f"{mlmodel}: flavours {', '.join(flavors)} are not supported; trustaudit reads the sklearn and onnx flavours"
     )
@@ -485,7 +540,9 @@ def check_columns(adapter: ModelAdapter, X: pd.DataFrame) -> None:
 def finish_onnx(adapter: ModelAdapter, X: pd.DataFrame) -> None:
     """ONNX: score a few rows once (a feed the model refuses is a load error, not a failure in every check) and
     infer the class labels when the model's metadata does not list them."""
-    if adapter.format == "onnx":
+    if adapter.format == "onnx" and adapter.task == "regression":
+        adapter.predict_values(X.head(8))
+    elif adapter.format == "onnx":
         _onnx_run(adapter.native, [prob_output_name(adapter.native)], X.head(8))
         _onnx_classes_from_labels(adapter, X.head(512))
 
@@ -496,6 +553,22 @@ def probe(adapter: ModelAdapter, X: pd.DataFrame, rows: int = 8) -> None:
     if adapter.format == "onnx" or len(X) == 0:
         return  # finish_onnx scores ONNX models with its own feed errors
     sample = X.head(rows)
+    if adapter.task == "regression":
+        try:
+            with native_stderr_silenced():
+                raw = np.asarray(adapter._value_fn(sample), dtype=float)
+        except Exception as exc:
+            raise ModelLoadError(
+                f"the {adapter.type_name} model cannot score the data's first rows ({type(exc).__name__}: "
+                f"{_first_line(exc)}); check the feature columns' types and values against what the model was "
+                "trained on"
+            ) from None
+        if raw.size != len(sample) or not np.isfinite(raw).all():
+            raise ModelLoadError(
+                f"the {adapter.type_name} regressor returned {raw.shape} values for {len(sample)} rows (or "
+                "non-finite values); trustaudit needs one predicted value per row"
+            )
+        return
     try:
         with native_stderr_silenced():
             proba = adapter.predict_proba(sample)
@@ -509,12 +582,16 @@ def probe(adapter: ModelAdapter, X: pd.DataFrame, rows: int = 8) -> None:
             f"the {adapter.type_name} model returned probabilities of shape {proba.shape} for {len(sample)} rows; "
             "trustaudit needs one row of class probabilities per data row"
         )
+    if not adapter.classes and adapter.format in ("xgboost", "lightgbm"):
+        adapter.classes = list(range(proba.shape[1]))  # a multiclass booster: classes 0..k-1
 
 
-def wrap_estimator(model: Any) -> ModelAdapter:
+def wrap_estimator(model: Any, task: str = "binary-classification") -> ModelAdapter:
     """Adapter for an in-memory model given to the Python API."""
     if isinstance(model, ModelAdapter):
         return model
+    if task == "regression":
+        return _sklearn_adapter(model, "in-memory", task)
     if hasattr(model, "predict_proba"):
         return _sklearn_adapter(model, "in-memory")
     raise ModelLoadError(

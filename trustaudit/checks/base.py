@@ -29,8 +29,9 @@ Requirement = Literal["model", "predictions", "scores", "protected", "training_d
 
 #: The structured fields of a :class:`~trustaudit.results.Metric` that say what it was measured for; rubric
 #: conditions select metrics by these (``where: {attribute: sex, budget: 0.1}``), never by formatted text.
-SubjectField = Literal["attribute", "group", "reference", "budget"]
-SUBJECT_FIELDS: tuple[str, ...] = ("attribute", "group", "reference", "budget")
+SubjectField = Literal["attribute", "group", "reference", "budget", "class_label"]
+SUBJECT_FIELDS: tuple[str, ...] = ("attribute", "group", "reference", "budget", "class_label")
+ALL_TASKS: frozenset[str] = frozenset({"binary-classification", "multiclass-classification", "regression"})
 Direction = Literal["higher_is_better", "lower_is_better", "closer_to_one", "closer_to_zero", "neutral"]
 
 
@@ -84,17 +85,42 @@ class Check:
     #: Every metric the check may emit. A plug-in that declares none cannot have its rubric conditions checked
     #: at load time (a condition that matches nothing still fails at run time).
     metrics: ClassVar[tuple[MetricSpec, ...]] = ()
+    #: The manifest tasks the check applies to (``binary-classification``, ``multiclass-classification``,
+    #: ``regression``); on any other task it is skipped as "not applicable". None (the default): every task for
+    #: a check that needs none of model, predictions, scores or protected groups (it reads files or data only),
+    #: else binary-classification only, the task every check was written for before the others existed.
+    tasks: ClassVar[frozenset[str] | None] = None
 
     @classmethod
     def metric_spec(cls, name: str) -> MetricSpec | None:
         return next((m for m in cls.metrics if m.name == name), None)
 
+    @classmethod
+    def supported_tasks(cls) -> frozenset[str]:
+        """The tasks this check applies to (see :attr:`tasks`)."""
+        if cls.tasks is not None:
+            return cls.tasks
+        if cls.requires & {"model", "predictions", "scores", "protected"}:
+            return frozenset({"binary-classification"})
+        return ALL_TASKS
+
     def run(self, ctx: AuditContext, params: Any) -> CheckOutput:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def widened(self, ctx: AuditContext, params: Any) -> dict[str, Any] | None:
+        """Parameters that run this check on a larger sample (ideally every row), or None when it cannot grow.
+
+        The engine calls it when a condition's verdict lies so close to its bound that another seed could judge
+        it differently (:func:`trustaudit.rubrics.seed_sensitive`), re-runs the check with these parameters and
+        judges that result instead. A check whose sample is already every row returns None."""
+        return None
 
     def skip_reason(self, ctx: AuditContext) -> str | None:
         """Why this check cannot run on this bundle, from its declared requirements (None: it can run)."""
         b = ctx.bundle
+        task = str(b.manifest.task)
+        if task not in self.supported_tasks():
+            return f"not applicable to {task} (the check supports {', '.join(sorted(self.supported_tasks()))})"
         for req in sorted(self.requires):
             if req == "model" and b.model is None:
                 return "the bundle has no model (predictions-only audit)"
@@ -105,5 +131,7 @@ class Check:
             if req == "training_data" and b.training_data is None:
                 return "the bundle declares no training data"
             if req == "bundle_dir" and b.root is None:
-                return "an in-memory audit has no bundle directory"
+                return ("reads a bundle directory (trustaudit.yaml's lineage section, the files it digests, an "
+                        "MLmodel, model card or BOM), which an in-memory audit has not: write one with "
+                        "'trustaudit init MODEL DATA --out DIR' and audit DIR")
         return None

@@ -304,6 +304,9 @@ def gate(
             else:
                 conds = judge(cr, rub.policy(cr.check_id).conditions, baseline=base_metrics, family_size=family)
             mine = [_finding(cr, c) for c in conds]
+            if cr.category == "fairness":
+                for f in mine:
+                    _point_to_remedy(report, f)
             status, _ = status_of(conds, baseline_given=baseline is not None)
         findings.extend(mine)
         checks.append(
@@ -438,6 +441,18 @@ def _finding(cr: CheckResult, c: ConditionResult) -> Finding:
         change_high=c.change_high,
         fingerprint=fingerprint(cr.check_id, c.condition, c.metric, c.subject),
     )
+
+
+def _point_to_remedy(report: AuditReport, f: Finding) -> None:
+    """Append the best measured remedy (a ``mitigation.fairness`` result in the report) to a failed or warned
+    fairness finding's message, so JUnit and SARIF point at it."""
+    if f.status not in (Status.FAIL, Status.WARN) or f.check_id == "mitigation.fairness":
+        return
+    from trustaudit.checks.mitigation.pointer import remedy_pointer
+
+    pointer = remedy_pointer(report, f.attribute, f.metric)
+    if pointer:
+        f.message = f"{f.message}; {pointer}"
 
 
 def _same_value(now: Finding, before_value: float | None, before_ci: Interval | None) -> bool:

@@ -1,19 +1,23 @@
-"""An in-toto Statement (v1) that records what an audit looked at and what it concluded.
+"""An in-toto Statement (v1) that records what an audit looked at and what it concluded, optionally signed.
 
 Written beside ``report.json`` as ``attestation.intoto.json``: the subjects are the audited model and data files
 with their sha256 digests (from ``report.bundle.files``); the predicate summarises the audit (tool version,
-rubric name/version/sha256, verdict, check statuses) and pins ``report.json`` by its sha256. A later pipeline step
-verifies with :func:`verify_attestation` (or ``trustaudit verify-attestation``) that the files it is about to
-release are the ones that were audited, and that the report was not edited since.
+rubric name/version/sha256, verdict, check statuses) and pins ``report.json`` by its sha256. Its type,
+:data:`PREDICATE_TYPE`, is documented in docs/verify.md with a JSON Schema in
+``schemas/attestation-predicate.schema.json``.
 
-The Statement is unsigned; sign it with your usual tool, e.g. wrap it in a DSSE envelope, or pass the predicate
-to ``cosign attest-blob --type`` with :data:`PREDICATE_TYPE`.
+With a signing key (``trustaudit audit --sign-key KEY.pem``, ``run_audit(sign_key=...)``, or the service's
+``TRUSTAUDIT_SIGN_KEY``) the file is a DSSE envelope (payload type ``application/vnd.in-toto+json``) over the same
+Statement, signed with securesystemslib (:mod:`trustaudit.lineage.signing`). :func:`check_attestation` (or
+``trustaudit verify-attestation BUNDLE ATTESTATION --key PUB.pem``) checks the signature, then that the files it
+is about to release are the ones that were audited and that the report was not edited since.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,47 +66,154 @@ def build_statement(report: AuditReport, report_bytes: bytes) -> dict[str, Any]:
     return {"_type": STATEMENT_TYPE, "subject": subjects, "predicateType": PREDICATE_TYPE, "predicate": predicate}
 
 
-def write_attestation(report: AuditReport, out_dir: str | Path) -> Path:
+def write_attestation(report: AuditReport, out_dir: str | Path, *, sign_key: str | Path | None = None) -> Path:
     """Write ``attestation.intoto.json`` into ``out_dir`` (beside report.json) and return its path.
 
     The report digest is taken from ``out_dir/report.json`` when it exists (call this right after
     :func:`trustaudit.api.write_report`), else from ``report.to_json()``, which is what write_report writes.
+    With ``sign_key`` (a PEM Ed25519 / ECDSA P-256 private key) the file is a signed DSSE envelope.
     """
     from trustaudit.results.io import atomic_write
 
+    signer = None
+    if sign_key is not None:  # read the key first: a bad key writes nothing
+        from trustaudit.lineage.signing import load_signer
+
+        signer = load_signer(sign_key)
     out = Path(out_dir)
     rpath = out / REPORT_NAME
     report_bytes = rpath.read_bytes() if rpath.is_file() else report.to_json().encode("utf-8")
     statement = build_statement(report, report_bytes)
+    doc: dict[str, Any] = statement
+    if signer is not None:
+        from trustaudit.lineage.signing import sign_statement
+
+        doc = sign_statement(statement, signer)
     path = out / FILENAME
-    atomic_write(path, json.dumps(statement, indent=2) + "\n")
+    atomic_write(path, json.dumps(doc, indent=2) + "\n")
     return path
 
 
-def verify_attestation(statement_path: str | Path, bundle_dir: str | Path,
-                       report_path: str | Path | None = None) -> list[str]:
-    """Problems found when checking a Statement against a bundle (and its report.json); empty when it verifies.
+def sign_attestation(path: str | Path, sign_key: str | Path) -> Path:
+    """Replace an unsigned Statement file by a DSSE envelope over it, signed with ``sign_key``; return the path.
 
-    Every subject must exist in ``bundle_dir`` with the recorded sha256; ``report_path`` (default: report.json
-    beside the statement) must have the recorded digest.
+    An envelope is left as it is when it already carries this key's signature, else the key's signature is
+    added to it. Used by the service, which signs what its workers wrote with the server's key.
     """
-    from trustaudit.bundle.loader import resolve_inside, sha256_file
+    from trustaudit.lineage.signing import is_envelope, load_signer, read_envelope, sign_statement
+    from trustaudit.results.io import atomic_write
 
-    sp = Path(statement_path)
+    signer = load_signer(sign_key)
+    p = Path(path)
+    doc = _read_json(p)
+    if is_envelope(doc):
+        env = read_envelope(doc, str(p))
+        if signer.public_key.keyid in env.signatures:
+            return p
+        env.sign(signer)
+        out = env.to_dict()
+    else:
+        _check_statement(doc, p)
+        out = sign_statement(doc, signer)
+    atomic_write(p, json.dumps(out, indent=2) + "\n")
+    return p
+
+
+@dataclass
+class Verification:
+    """What :func:`check_attestation` found."""
+
+    statement: dict[str, Any]
+    signed: bool  # the file is a DSSE envelope
+    signature_checked: bool  # ... and its signature was verified with the key given
+    keyids: list[str] = field(default_factory=list)  # key ids the envelope names
+    problems: list[str] = field(default_factory=list)  # empty: everything verifies
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _read_json(p: Path) -> Any:
     try:
-        st = json.loads(sp.read_text(encoding="utf-8"))
+        return json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise AttestationError(f"attestation {sp} does not exist") from None
+        raise AttestationError(f"attestation {p} does not exist") from None
+    except IsADirectoryError:
+        raise AttestationError(f"attestation {p} is a directory, not a file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise AttestationError(f"attestation {sp} is not valid JSON: {exc}") from None
+        raise AttestationError(f"attestation {p} is not valid JSON: {exc}") from None
+
+
+def _check_statement(st: Any, sp: Path) -> None:
     if not isinstance(st, dict) or st.get("_type") != STATEMENT_TYPE:
-        raise AttestationError(f"{sp} is not an in-toto Statement v1 (_type {STATEMENT_TYPE})")
+        raise AttestationError(f"{sp} is not an in-toto Statement v1 (_type {STATEMENT_TYPE}) or a DSSE envelope")
     if st.get("predicateType") != PREDICATE_TYPE:
         raise AttestationError(f"{sp} has predicateType {st.get('predicateType')!r}, not {PREDICATE_TYPE}")
+    if not isinstance(st.get("subject"), list) or not isinstance(st.get("predicate"), dict):
+        raise AttestationError(f"{sp}: the Statement has no subject list or predicate")
+
+
+def check_attestation(statement_path: str | Path, bundle_dir: str | Path, report_path: str | Path | None = None,
+                      *, key: str | Path | None = None) -> Verification:
+    """Check an attestation (a Statement, or a DSSE envelope over one) against a bundle and its report.json.
+
+    With ``key`` (the signer's PEM public key) the envelope's signature must verify with it; an unsigned
+    Statement then fails ("not signed"). A changed envelope or a wrong key is a problem named
+    ``envelope signature``; every subject must exist in ``bundle_dir`` with the recorded sha256, and
+    ``report_path`` (default: report.json beside the attestation) must have the recorded digest. Raises
+    :class:`AttestationError` (or :class:`~trustaudit.lineage.signing.SigningError`) on unreadable input.
+    """
+    from trustaudit.lineage.signing import envelope_problem, is_envelope, load_public_key, read_envelope
+
+    sp = Path(statement_path)
+    pub = load_public_key(key) if key is not None else None
+    doc = _read_json(sp)
     problems: list[str] = []
-    root = Path(bundle_dir)
+    signed = is_envelope(doc)
+    keyids: list[str] = []
+    if signed:
+        env = read_envelope(doc, str(sp))
+        keyids = list(env.signatures)
+        if pub is not None:
+            why = envelope_problem(env, pub, Path(str(key)).name)
+            if why is not None:
+                problems.append(why)
+        try:
+            st = json.loads(env.payload.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            if problems:  # the payload was changed: that is the finding
+                return Verification({}, signed, pub is not None, keyids, problems)
+            raise AttestationError(f"{sp}: the envelope's payload is not a JSON in-toto Statement") from None
+        if problems and (not isinstance(st, dict) or st.get("_type") != STATEMENT_TYPE):
+            return Verification({}, signed, pub is not None, keyids, problems)
+    else:
+        st = doc
+        if pub is not None:
+            problems.append("envelope signature: the attestation is not signed (an unsigned in-toto Statement), "
+                            "so nothing proves who wrote it")
+    _check_statement(st, sp)
+    problems += _digest_problems(st, Path(bundle_dir), Path(report_path) if report_path is not None
+                                 else sp.parent / REPORT_NAME)
+    return Verification(st, signed, signed and pub is not None, keyids, problems)
+
+
+def verify_attestation(statement_path: str | Path, bundle_dir: str | Path,
+                       report_path: str | Path | None = None, *, key: str | Path | None = None) -> list[str]:
+    """Problems found when checking an attestation against a bundle (and its report.json); empty when it
+    verifies. See :func:`check_attestation` (this returns its ``problems``)."""
+    return check_attestation(statement_path, bundle_dir, report_path, key=key).problems
+
+
+def _digest_problems(st: dict[str, Any], root: Path, rp: Path) -> list[str]:
+    from trustaudit.bundle.loader import resolve_inside, sha256_file
+
+    problems: list[str] = []
     for subj in st.get("subject") or []:
-        name = subj.get("name", "")
+        if not isinstance(subj, dict):
+            problems.append(f"subject {subj!r} is not a mapping")
+            continue
+        name = str(subj.get("name", ""))
         want = (subj.get("digest") or {}).get("sha256")
         try:
             path = resolve_inside(root, name, "subject")
@@ -115,7 +226,6 @@ def verify_attestation(statement_path: str | Path, bundle_dir: str | Path,
         got = sha256_file(path)[0]
         if got != want:
             problems.append(f"{name}: sha256 {got[:12]}… differs from the audited {str(want)[:12]}…")
-    rp = Path(report_path) if report_path is not None else sp.parent / REPORT_NAME
     want_report = ((st.get("predicate") or {}).get("report") or {}).get("digest", {}).get("sha256")
     if rp.is_file():
         got = _sha256_bytes(rp.read_bytes())

@@ -13,6 +13,7 @@ UUIDv5 of the content, so the same bundle gives byte-identical BOMs.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -141,19 +142,154 @@ def _component_data(ref: DataRef | None, name: str, role: str) -> dict[str, Any]
     return out
 
 
+#: Check families whose metrics describe the model's performance (the model card's quantitativeAnalysis).
+PERFORMANCE_CATEGORIES = ("fairness", "robustness", "performance")
+#: Metrics left out of performanceMetrics: counts, not measures of the model.
+_NOT_PERFORMANCE = frozenset({"group_size"})
+#: Checks that measure hypothetical models (remedies), not this one: they feed mitigationStrategy only.
+_WHAT_IF = frozenset({"mitigation.fairness", "fairness.mitigation"})  # (its id while it was being built)
+#: The mitigation check's metrics summarised per strategy in mitigationStrategy (when it reports them).
+_MITIGATION_SUMMARY = ("conditions_met", "accuracy_change")
+
+
+def _num(v: float) -> str:
+    return f"{v:.6g}"
+
+
+def metric_slice(m: Any) -> str | None:
+    """The data slice a metric was measured on, from its structured fields: ``sex=Female``,
+    ``sex=Female vs sex=Male`` for a comparison, plus ``class=...`` / ``budget=...`` when set."""
+    parts: list[str] = []
+    if m.attribute and m.group:
+        parts.append(f"{m.attribute}={m.group}" + (f" vs {m.attribute}={m.reference}" if m.reference else ""))
+    elif m.subject:
+        parts.append(str(m.subject))
+    if m.class_label:
+        parts.append(f"class={m.class_label}")
+    if m.budget is not None:
+        parts.append(f"budget={_num(m.budget)}")
+    return "; ".join(parts) or None
+
+
 def _performance_metrics(report: AuditReport) -> list[dict[str, Any]]:
+    """``quantitativeAnalysis.performanceMetrics``: every measured metric of the fairness, robustness and
+    performance checks (type ``check:metric``, value, slice, confidence interval)."""
     out = []
     for check in report.checks:
+        if check.category not in PERFORMANCE_CATEGORIES or check.check_id in _WHAT_IF:
+            continue
         for m in check.metrics:
-            if m.value is None:
+            if m.value is None or m.name in _NOT_PERFORMANCE:
                 continue
-            item: dict[str, Any] = {"type": f"{check.check_id}:{m.name}", "value": f"{m.value:.6g}"}
-            if m.subject:
-                item["slice"] = m.subject
+            item: dict[str, Any] = {"type": f"{check.check_id}:{m.name}", "value": _num(m.value)}
+            sl = metric_slice(m)
+            if sl:
+                item["slice"] = sl
             if m.ci is not None:
-                item["confidenceInterval"] = {"lowerBound": f"{m.ci.low:.6g}", "upperBound": f"{m.ci.high:.6g}"}
+                item["confidenceInterval"] = {"lowerBound": _num(m.ci.low), "upperBound": _num(m.ci.high)}
             out.append(item)
     return out
+
+
+def _fairness_assessments(report: AuditReport) -> list[dict[str, Any]]:
+    """``considerations.fairnessAssessments``: one per group at risk, i.e. per (attribute, group) with a fairness
+    condition the audit failed or warned on. ``harms`` lists those conditions with what was observed;
+    ``benefits`` the favourable outcome's rate for the group and its reference group (selection rates, when
+    measured); ``mitigationStrategy`` is filled from a ``mitigation.fairness`` check result when the report has
+    one that measured remedies for the group's attribute (its summary, and per remedy the conditions it meets and
+    its accuracy change, or else all its metrics for that attribute), else left out."""
+    from trustaudit.results import Status
+
+    bad = {Status.FAIL, Status.WARN}
+    fav = report.bundle.favorable_label
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for check in report.checks:
+        if check.category != "fairness" or check.check_id in _WHAT_IF:
+            continue
+        by_key = {(m.name, m.subject): m for m in check.metrics}
+        rates = {(m.attribute, m.group): m for m in check.metrics if m.name == "selection_rate" and m.value is not None}
+        for cond in check.conditions:
+            if cond.status not in bad:
+                continue
+            m = by_key.get((cond.metric, cond.subject))
+            attr = m.attribute if m is not None else None
+            group = m.group if m is not None else None
+            key = (attr or "", group or (cond.subject or "all rows"))
+            entry = groups.setdefault(key, {"harms": [], "ref": None, "rates": rates})
+            if m is not None and m.reference:
+                entry["ref"] = m.reference
+            ci = f" [{_num(cond.ci.low)}, {_num(cond.ci.high)}]" if cond.ci is not None else ""
+            obs = f"{_num(cond.observed)}{ci}" if cond.observed is not None else "n/a"
+            entry["harms"].append(f"{check.check_id}: {cond.condition} not met ({cond.status.value}): "
+                                  f"observed {obs}" + (f" for {cond.subject}" if cond.subject else ""))
+    mitigation = next((c for c in report.checks if c.check_id in _WHAT_IF
+                       and c.status not in (Status.ERROR, Status.SKIPPED)), None)
+    out: list[dict[str, Any]] = []
+    for (attr, group), entry in groups.items():
+        item: dict[str, Any] = {"groupAtRisk": f"{attr}={group}" if attr else group}
+        g_rate, r_rate = entry["rates"].get((attr, group)), entry["rates"].get((attr, entry["ref"]))
+        if g_rate is not None:
+            text = f"favourable outcome '{fav}' predicted for {g_rate.value:.1%} of {attr}={group}"
+            if r_rate is not None:
+                text += f", against {r_rate.value:.1%} of {attr}={entry['ref']}"
+            item["benefits"] = text
+        item["harms"] = "; ".join(entry["harms"])
+        if mitigation is not None:
+            mets = [m for m in mitigation.metrics if m.value is not None and m.attribute in (None, attr or None)
+                    and m.group in (None, group)]
+            brief = [m for m in mets if m.name in _MITIGATION_SUMMARY] or mets
+            detail = "; ".join(f"{m.subject or m.attribute or 'all rows'}: {m.name} {_num(m.value or 0.0)}"
+                               + (f" [{_num(m.ci.low)}, {_num(m.ci.high)}]" if m.ci is not None else "")
+                               for m in brief)  # (values are not None: filtered above)
+            text = f"{mitigation.check_id} ({mitigation.status.value}): {mitigation.summary}".strip()
+            if brief:  # a remedy was measured for this group's attribute
+                item["mitigationStrategy"] = f"{text}; {detail}"
+        out.append(item)
+    return out
+
+
+def _check_report_matches(report: AuditReport, b: Bundle) -> None:
+    """The report must be an audit of these very files: the same name and the same model/data digests."""
+    if report.bundle.name != b.manifest.name:
+        raise BomError(f"the report is an audit of '{report.bundle.name}', not of '{b.manifest.name}'")
+    now = {f.path: f.sha256 for f in b.files}
+    changed = [f.path for f in report.bundle.files if f.path in now and now[f.path] != f.sha256]
+    if changed:
+        raise BomError(f"{', '.join(changed)} changed since the audit (sha256 differs from report.json): "
+                       "re-audit before adding its metrics to the BOM")
+
+
+def _signature_props(spec: LineageSpec, b: Bundle, report: AuditReport | None) -> dict[str, Any]:
+    """Who signed what: the model signature the bundle carries, as lineage.integrity verified it (from the
+    report), or as the signature file states it (unverified) without a report."""
+    if spec.signature is None:
+        return {}
+    info: dict[str, Any] | None = None
+    if report is not None:
+        for c in report.checks:
+            if c.check_id == "lineage.integrity" and isinstance(c.evidence.get("model_signature"), dict):
+                info = dict(c.evidence["model_signature"])
+    if info is None:
+        from trustaudit.lineage.signing import read_model_signature
+
+        signer: str | None = None
+        files: list[str] = []
+        with contextlib.suppress(TrustAuditError):  # unreadable: recorded as an unknown signer
+            signer, files = read_model_signature(b.resolve(spec.signature.path, "lineage.signature.path"))
+        model_path = b.manifest.model.path if b.manifest.model else None
+        info = {"signature": spec.signature.path, "model": spec.signature.model or model_path,
+                "method": spec.signature.method, "signer": signer, "files": files,
+                "verified": None, "trusted_by": None}
+    verified = info.get("verified")
+    status = ("not verified (run lineage.integrity with --model-key and pass --report)" if verified is None else
+              "FAILED: " + str(info.get("problem")) if info.get("problem") else
+              "verified" if info.get("trusted") else "matches only the bundle's own key (untrusted)" if verified
+              else "not verified (no trusted key)")
+    return {"trustaudit:signature.path": info.get("signature"), "trustaudit:signature.signed": info.get("model"),
+            "trustaudit:signature.method": info.get("method"), "trustaudit:signature.signer": info.get("signer"),
+            "trustaudit:signature.files": ", ".join(str(f) for f in info.get("files") or []) or None,
+            "trustaudit:signature.verified_with": info.get("trusted_by"),
+            "trustaudit:signature.status": status}
 
 
 def _as_bundle(bundle: str | Path | Bundle) -> Bundle:
@@ -173,7 +309,10 @@ def build_bom(
 ) -> dict[str, Any]:
     """The CycloneDX 1.6 ML-BOM of a bundle as a JSON-ready dict.
 
-    ``report`` (optional) adds the audit's measured metrics to the model card's quantitative analysis.
+    ``report`` (optional; an audit of this bundle's very files) adds the audit's fairness, robustness and
+    performance metrics to the model card's ``quantitativeAnalysis.performanceMetrics`` (with slices and
+    confidence intervals), the groups its failed or warned fairness conditions put at risk to
+    ``considerations.fairnessAssessments``, and how lineage.integrity verified the model's signature.
     """
     _lib()
     from cyclonedx.contrib.this.builders import this_component
@@ -188,6 +327,8 @@ def build_bom(
     b = _as_bundle(bundle)
     manifest = b.manifest
     spec: LineageSpec = parse_lineage(manifest)
+    if report is not None:
+        _check_report_matches(report, b)
     actual = {f.role: f for f in b.files}
     by_path = {f.path: f for f in b.files}
 
@@ -229,6 +370,7 @@ def build_bom(
         })
         for k, v in sorted(tr.params.items()):
             props[f"trustaudit:training.param.{k}"] = v if isinstance(v, str) else json.dumps(v)
+    props.update(_signature_props(spec, b, report))
     code = spec.code
     ext = []
     if code is not None:
@@ -303,6 +445,9 @@ def build_bom(
         metrics = _performance_metrics(report)
         if metrics:
             card["quantitativeAnalysis"] = {"performanceMetrics": metrics}
+        assessments = _fairness_assessments(report)
+        if assessments:
+            card["considerations"] = {"fairnessAssessments": assessments}
     doc["metadata"]["component"]["modelCard"] = card
     data_by_ref = {str(c.bom_ref.value): d for c, d in data_comps}
     for comp in doc.get("components", []):

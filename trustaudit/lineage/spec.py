@@ -13,7 +13,7 @@ import difflib
 import re
 from collections.abc import Mapping
 from datetime import date, datetime, timezone
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -194,6 +194,25 @@ class Producer(_Strict):
     url: str | None = None
 
 
+class ModelSignature(_Strict):
+    """An OpenSSF model-signing signature the bundle carries (verified by ``lineage.integrity``).
+
+    The key that is trusted is the auditor's (``--model-key`` / the check's ``model_key`` param), never only
+    ``public_key``: a key shipped in the bundle is a hint that proves consistency, not who signed.
+    """
+
+    path: str = Field(description="The signature file (a model-signing bundle, e.g. model.sig)")
+    model: str | None = Field(None, description="The signed file or directory (default: the manifest's model)")
+    method: Literal["key", "certificate"] = Field(
+        "key", description="How it was signed: key (ECDSA private key) or certificate (signing certificate)")
+    public_key: str | None = Field(None, description="A public key shipped in the bundle (a hint, not trusted)")
+
+    @field_validator("path", "model", "public_key")
+    @classmethod
+    def _rel_path(cls, v: str | None) -> str | None:
+        return _check_rel_path(v)
+
+
 class Sources(_Strict):
     """Where the bundle describes itself elsewhere (found automatically when not given)."""
 
@@ -245,6 +264,7 @@ class LineageSpec(_Strict):
     license: str | None = Field(None, description="License of the model (SPDX id or expression)")
     model_uuid: str | None = Field(None, description="Model id (compared with MLmodel model_uuid)")
     sources: Sources = Field(default_factory=Sources)
+    signature: ModelSignature | None = Field(None, description="OpenSSF model-signing signature of the model")
 
     @field_validator("files")
     @classmethod
@@ -280,6 +300,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "training": TrainingSpec,
     "producer": Producer,
     "sources": Sources,
+    "signature": ModelSignature,
 }
 
 

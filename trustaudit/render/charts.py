@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import math
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
@@ -39,6 +40,8 @@ MUTED = "#666"
 
 CHAR_W = 6.3  # approximate advance of an 11px DejaVu Sans character
 ROW_H = 18
+LINE_H = 12  # each further line of a wrapped row label
+MAX_LABEL_LINES = 4
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,43 @@ def _text(x: float, y: float, s: str, *, size: int = 11, anchor: str = "start", 
 
 def _clip(s: str, max_chars: int) -> str:
     return s if len(s) <= max_chars else s[: max(1, max_chars - 1)] + "…"
+
+
+def _wrap(s: str, max_chars: int, max_lines: int = MAX_LABEL_LINES) -> list[str]:
+    """A row label on up to ``max_lines`` lines of ``max_chars``: an intersection ("a & b & c") breaks after
+    each "&", longer parts at spaces. Only a label longer than every line together is cut (with "…")."""
+    if len(s) <= max_chars:
+        return [s]
+    parts = s.split(" & ")
+    pieces = [p + " &" for p in parts[:-1]] + [parts[-1]]
+    lines: list[str] = []
+    for piece in pieces:
+        if lines and len(lines[-1]) + 1 + len(piece) <= max_chars:
+            lines[-1] += " " + piece
+        else:
+            lines += textwrap.wrap(piece, width=max_chars, break_long_words=True, break_on_hyphens=False) or [""]
+    if len(lines) > max_lines:  # too many lines when broken at each "&": fill the lines word by word instead
+        lines = textwrap.wrap(s, width=max_chars, break_long_words=True, break_on_hyphens=False)
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] = _clip(lines[-1] + " …", max_chars) if len(lines[-1]) + 2 <= max_chars else \
+            lines[-1][: max_chars - 1] + "…"
+    return lines
+
+
+def _row_height(labels: Sequence[Sequence[str]]) -> float:
+    return ROW_H + (max((len(lines) for lines in labels), default=1) - 1) * LINE_H
+
+
+def _label_width(labels: Sequence[Sequence[str]], max_chars: int) -> float:
+    longest = max((len(line) for lines in labels for line in lines), default=4)
+    return min(max_chars, longest) * CHAR_W + 14
+
+
+def _label(x: float, y: float, lines: Sequence[str], **kw: object) -> list[str]:
+    """A (wrapped) row label right-aligned at ``x``, its lines centred on the row's middle ``y``: one <text> each."""
+    first = y + 4 - (len(lines) - 1) * LINE_H / 2
+    return [_text(x, first + k * LINE_H, line, anchor="end", **kw) for k, line in enumerate(lines)]  # type: ignore[arg-type]
 
 
 def _svg(width: float, height: float, body: list[str], title: str) -> str:
@@ -199,10 +239,11 @@ def _ref_lines(scale: _Scale, refs: Sequence[RefLine], y_top: float, y_bottom: f
 def dot_whisker(points: Sequence[Point], *, title: str, x_label: str = "", domain: tuple[float, float] | None = None,
                 refs: Sequence[RefLine] = (), width: int = 720, max_label_chars: int = 36) -> str:
     """One row per point: the estimate as a dot and its confidence interval as a whisker."""
-    labels = [_clip(p.label, max_label_chars) for p in points]
-    label_w = min(max_label_chars * CHAR_W, max((len(s) for s in labels), default=4) * CHAR_W) + 14
+    labels = [_wrap(p.label, max_label_chars) for p in points]
+    label_w = _label_width(labels, max_label_chars)
+    row_h = _row_height(labels)
     top = 22 if any(r.label for r in refs) else 10
-    plot_h = max(1, len(points)) * ROW_H
+    plot_h = max(1, len(points)) * row_h
     height = top + plot_h + 36
     values = [v for p in points for v in (p.value, p.low, p.high) if _finite(v)]
     values += [r.value for r in refs]
@@ -211,12 +252,12 @@ def dot_whisker(points: Sequence[Point], *, title: str, x_label: str = "", domai
     body: list[str] = []
     for i in range(len(points)):
         if i % 2 == 1:
-            body.append(f'<rect x="0" y="{_n(top + i * ROW_H)}" width="{width}" height="{ROW_H}" fill="#f6f7f9"/>')
+            body.append(f'<rect x="0" y="{_n(top + i * row_h)}" width="{width}" height="{row_h}" fill="#f6f7f9"/>')
     body += _x_axis(scale, ticks, top, top + plot_h, x_label)
     body += _ref_lines(scale, refs, top, top + plot_h)
     for i, (p, lab) in enumerate(zip(points, labels)):
-        y = top + i * ROW_H + ROW_H / 2
-        body.append(_text(label_w, y + 4, lab, anchor="end"))
+        y = top + i * row_h + row_h / 2
+        body += _label(label_w, y, lab)
         colour = STATUS_COLOURS.get(p.status or "", DEFAULT_COLOUR)
         if not _finite(p.value):
             body.append(_text(scale.x0 + 4, y + 4, "n/a", size=10, fill=MUTED))
@@ -230,10 +271,11 @@ def facet_dot_whisker(labels: Sequence[str], panels: Sequence[tuple[str, Sequenc
                       domain: tuple[float, float] | None = (0.0, 1.0), width: int = 680,
                       max_label_chars: int = 30) -> str:
     """Several metrics side by side (one panel each) for the same rows (e.g. groups)."""
-    labs = [_clip(s, max_label_chars) for s in labels]
-    label_w = min(max_label_chars * CHAR_W, max((len(s) for s in labs), default=4) * CHAR_W) + 14
+    labs = [_wrap(s, max_label_chars) for s in labels]
+    label_w = _label_width(labs, max_label_chars)
+    row_h = _row_height(labs)
     top = 24
-    plot_h = max(1, len(labels)) * ROW_H
+    plot_h = max(1, len(labels)) * row_h
     height = top + plot_h + 24
     k = max(1, len(panels))
     gap = 22
@@ -241,9 +283,9 @@ def facet_dot_whisker(labels: Sequence[str], panels: Sequence[tuple[str, Sequenc
     body: list[str] = []
     for i in range(len(labels)):
         if i % 2 == 1:
-            body.append(f'<rect x="0" y="{_n(top + i * ROW_H)}" width="{width}" height="{ROW_H}" fill="#f6f7f9"/>')
+            body.append(f'<rect x="0" y="{_n(top + i * row_h)}" width="{width}" height="{row_h}" fill="#f6f7f9"/>')
     for i, lab in enumerate(labs):
-        body.append(_text(label_w, top + i * ROW_H + ROW_H / 2 + 4, lab, anchor="end"))
+        body += _label(label_w, top + i * row_h + row_h / 2, lab)
     for j, (ptitle, pts) in enumerate(panels):
         x0 = label_w + 8 + j * (panel_w + gap)
         vals = [v for p in pts if p is not None for v in (p.value, p.low, p.high) if _finite(v)]
@@ -257,7 +299,7 @@ def facet_dot_whisker(labels: Sequence[str], panels: Sequence[tuple[str, Sequenc
         for i, p in enumerate(pts):
             if p is None:
                 continue
-            y = top + i * ROW_H + ROW_H / 2
+            y = top + i * row_h + row_h / 2
             colour = STATUS_COLOURS.get(p.status or "", DEFAULT_COLOUR)
             if not _finite(p.value):
                 body.append(_text(scale.x0 + 2, y + 4, "n/a", size=9, fill=MUTED))
@@ -270,10 +312,11 @@ def facet_dot_whisker(labels: Sequence[str], panels: Sequence[tuple[str, Sequenc
 def bar_chart(points: Sequence[Point], *, title: str, x_label: str = "", width: int = 680,
               max_label_chars: int = 36) -> str:
     """Horizontal bars from zero with interval whiskers, in the given order."""
-    labels = [_clip(p.label, max_label_chars) for p in points]
-    label_w = min(max_label_chars * CHAR_W, max((len(s) for s in labels), default=4) * CHAR_W) + 14
+    labels = [_wrap(p.label, max_label_chars) for p in points]
+    label_w = _label_width(labels, max_label_chars)
+    row_h = _row_height(labels)
     top = 10
-    plot_h = max(1, len(points)) * ROW_H
+    plot_h = max(1, len(points)) * row_h
     height = top + plot_h + 36
     values = [v for p in points for v in (p.value, p.low, p.high) if _finite(v)] + [0.0]
     ticks = _domain(values, None)
@@ -281,8 +324,8 @@ def bar_chart(points: Sequence[Point], *, title: str, x_label: str = "", width: 
     body = _x_axis(scale, ticks, top, top + plot_h, x_label)
     zero = scale(0.0)
     for i, (p, lab) in enumerate(zip(points, labels)):
-        y = top + i * ROW_H + ROW_H / 2
-        body.append(_text(label_w, y + 4, lab, anchor="end"))
+        y = top + i * row_h + row_h / 2
+        body += _label(label_w, y, lab)
         colour = STATUS_COLOURS.get(p.status or "", DEFAULT_COLOUR)
         if not _finite(p.value):
             body.append(_text(scale.x0 + 4, y + 4, "n/a", size=10, fill=MUTED))

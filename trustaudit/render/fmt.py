@@ -8,7 +8,11 @@ The rounding rule (documented in docs/reports.md and re-implemented independentl
 * other floats with ``|x| >= 1000`` are rounded to an integer (``1234.6`` -> ``1235``);
 * other floats with ``0.001 <= |x| < 1000`` are rounded to 3 decimals (``0.2998`` -> ``0.300``);
 * other floats with ``|x| < 0.001`` print in scientific notation with 2 significant digits
-  (``1.234e-14`` -> ``1.2e-14``), so a tiny error never reads as zero.
+  (``1.234e-14`` -> ``1.2e-14``), so a tiny error never reads as zero;
+* except beside a number it is read with: a bound of an interval whose other bound has ``0.001 <= |x| < 1000``, or
+  a value whose interval bound does, prints with three decimals like its partner (``[6.9e-18, 0.099]`` ->
+  ``[0.000, 0.099]``; ``-3.1e-05`` beside ``-0.189`` -> ``-0.000``, keeping its sign), so floating-point
+  residue next to an ordinary number does not show.
 
 Negative numbers use the ASCII hyphen-minus so the text stays searchable.
 """
@@ -46,9 +50,28 @@ def fmt_num(x: Any) -> str:
     return f"{x:.1e}"
 
 
+def _float(x: Any) -> float | None:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return None
+    return float(x)
+
+
+def fmt_beside(x: Any, *partners: Any) -> str:
+    """:func:`fmt_num`, except that a float below 0.001 in magnitude prints with three decimals when a partner
+    (the other bound of its interval, or its interval's bounds) prints with three decimals."""
+    v = _float(x)
+    if v is None or not math.isfinite(v) or v.is_integer() or abs(v) >= 0.001:
+        return fmt_num(x)
+    for partner in partners:
+        p = _float(partner)
+        if p is not None and math.isfinite(p) and not p.is_integer() and 0.001 <= abs(p) < 1000:
+            return f"{v:.3f}"  # -0.000 keeps the sign: the value is below zero
+    return fmt_num(x)
+
+
 def fmt_ci(low: Any, high: Any) -> str:
-    """A confidence interval as ``[low, high]``."""
-    return f"[{fmt_num(low)}, {fmt_num(high)}]"
+    """A confidence interval as ``[low, high]`` (a residue-size bound beside an ordinary one: three decimals)."""
+    return f"[{fmt_beside(low, high)}, {fmt_beside(high, low)}]"
 
 
 def fmt_value(v: Any, *, max_items: int = 12, max_chars: int = 400) -> str:

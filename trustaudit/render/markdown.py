@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 
-from trustaudit.render.fmt import fmt_ci, fmt_num, short_digest
+from trustaudit.render.fmt import fmt_beside, fmt_ci, short_digest
+from trustaudit.render.view.remedies import remedies_markdown
 from trustaudit.results import AuditReport, Status
 
 ICONS = {"pass": "✅", "warn": "⚠️", "fail": "❌", "error": "💥", "skipped": "⏭️"}
@@ -83,13 +84,14 @@ def _render(report: AuditReport, max_rows: int) -> str:
         for c, cond in failures[:max_rows]:
             ci = f" {fmt_ci(cond.ci.low, cond.ci.high)}" if cond.ci else ""
             out.append(f"| {code(c.check_id)} | {code(cond.condition)} | {md(cond.subject or 'all rows')} | "
-                       f"{md(fmt_num(cond.observed) + ci)} | {_status(cond.status)} |")
+                       f"{md(fmt_beside(cond.observed, *((cond.ci.low, cond.ci.high) if cond.ci else ())) + ci)} | {_status(cond.status)} |")
         if len(failures) > max_rows:
             out.append("")
             out.append(f"…and {len(failures) - max_rows} more in the full report.")
         out.append("")
         out.append("</details>")
         out.append("")
+    out.extend(remedies_markdown(report))
     not_run = [c for c in report.checks if c.status in (Status.ERROR, Status.SKIPPED)]
     if not_run:
         out.append("**Not run:**")

@@ -32,10 +32,41 @@ def atomic_write(path: Path, data: str | bytes) -> None:
 
 
 def write_report(report: AuditReport, out_dir: str | Path) -> Path:
-    """Write ``report.json`` atomically into ``out_dir`` and return its path."""
-    path = Path(out_dir) / "report.json"
+    """Write ``report.json`` atomically into ``out_dir`` and return its path.
+
+    A report audited in this process elsewhere (``audit()`` without ``out_dir`` writes its plots to a temporary
+    folder, ``report.artifact_dir``) has its artefacts copied beside report.json, so the HTML/PDF renderings of
+    ``out_dir`` show them whatever the order of calls."""
+    out = Path(out_dir)
+    path = out / "report.json"
     atomic_write(path, report.to_json())
+    copy_artifacts(report, out)
     return path
+
+
+def copy_artifacts(report: AuditReport, out_dir: Path) -> list[Path]:
+    """Copy the report's artefacts from ``report.artifact_dir`` into ``out_dir`` (files inside that folder only;
+    nothing when it is ``out_dir`` itself or unknown). Returns the files written."""
+    import shutil
+
+    src = report.artifact_dir
+    if src is None:
+        return []
+    root = Path(src).resolve()
+    dest = out_dir.resolve()
+    if root == dest:
+        return []
+    written: list[Path] = []
+    for check in report.checks:
+        for art in check.artifacts:
+            source = (root / art.path).resolve()
+            target = (dest / art.path).resolve()
+            if root not in source.parents or dest not in target.parents or not source.is_file():
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            written.append(target)
+    return written
 
 
 def load_report(path: str | Path) -> AuditReport:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 SCHEMA_VERSION: Literal["1.0", "1.1"] = "1.1"  # 1.1: structured conditions (ConditionResult.spec), Metric.budget
 
@@ -27,6 +28,9 @@ class Status(str, Enum):
     FAIL = "fail"
     ERROR = "error"
     SKIPPED = "skipped"
+
+    def __str__(self) -> str:  # print(report.verdict) -> fail (not Status.FAIL), on every Python version
+        return self.value
 
     @property
     def rank(self) -> int:
@@ -73,6 +77,9 @@ class Metric(_Model):
     reference: str | None = Field(None, description="Reference (privileged) group of a difference or ratio")
     budget: float | None = Field(
         None, description="Perturbation budget or noise level the metric was measured at (robustness checks)"
+    )
+    class_label: str | None = Field(
+        None, description="Class a one-vs-rest metric of a multiclass classifier was measured for"
     )
     judged: bool = Field(True, description="False when the sample is too small to judge (reported only)")
     note: str | None = None
@@ -167,6 +174,13 @@ class CheckResult(_Model):
     skipped_reason: str | None = None
     duration_s: float = 0.0
 
+    def __repr__(self) -> str:
+        return (f"CheckResult(check_id={self.check_id!r}, status={self.status.value!r}, "
+                f"metrics={len(self.metrics)}, conditions={len(self.conditions)})")
+
+    def __str__(self) -> str:
+        return self.__repr__()
+
 
 class FileDigest(_Model):
     path: str = Field(description="Path relative to the bundle root")
@@ -222,6 +236,23 @@ class AuditReport(_Model):
     prediction_s: float = Field(0.0, description="Time spent computing predictions (once per audit)")
     warnings: list[str] = Field(default_factory=list)
 
+    # not serialised: where this process wrote the checks' artefacts (plots), and the temporary folder that
+    # holds them when audit() was given no out_dir (removed when the last copy of the report is gone)
+    _artifact_dir: Path | None = PrivateAttr(None)
+    _artifact_tmp: Any = PrivateAttr(None)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal reports have equal fields; where this process keeps their plots does not count."""
+        if not isinstance(other, AuditReport):
+            return NotImplemented
+        return self.__dict__ == other.__dict__ and self.__pydantic_extra__ == other.__pydantic_extra__
+
+    @property
+    def artifact_dir(self) -> Path | None:
+        """The folder holding the checks' artefacts (plots) of a report audited in this process (``None`` for a
+        report read from a file: its artefacts are beside it). :func:`trustaudit.write_report` copies them."""
+        return self._artifact_dir
+
     def check(self, check_id: str) -> CheckResult:
         for c in self.checks:
             if c.check_id == check_id:
@@ -239,6 +270,38 @@ class AuditReport(_Model):
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2)
+
+    # -- display in a notebook or a terminal (trustaudit.results.display) ---------------------------
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{k} {v}" for k, v in self.counts.items() if v)
+        return (f"AuditReport({self.bundle.name} {self.bundle.version}: verdict {self.verdict.value}, "
+                f"checks: {counts}; rubric {self.rubric.name} {self.rubric.version}, seed {self.seed})")
+
+    def __str__(self) -> str:
+        return self.__repr__()
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: the verdict, a table of checks, the conditions not met and the plots."""
+        from trustaudit.results.display import report_html
+
+        return report_html(self)
+
+    def metrics_frame(self) -> Any:
+        """Every metric of every check as a pandas DataFrame, one row per metric (see
+        :func:`trustaudit.results.display.metrics_frame` for the columns)."""
+        from trustaudit.results.display import metrics_frame
+
+        return metrics_frame(self)
+
+    def to_frame(self) -> Any:
+        """The same as :meth:`metrics_frame`."""
+        return self.metrics_frame()
+
+    def conditions_frame(self) -> Any:
+        """Every judged rubric condition as a pandas DataFrame, one row per (condition, metric)."""
+        from trustaudit.results.display import conditions_frame
+
+        return conditions_frame(self)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> AuditReport:

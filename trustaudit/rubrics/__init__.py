@@ -349,6 +349,36 @@ def _abs_interval(ci: Interval) -> tuple[float, float]:
     return min(abs(lo), abs(hi)), max(abs(lo), abs(hi))
 
 
+#: A judged condition whose deciding edge lies within this many standard errors of a bound may be judged
+#: differently with another seed (another sample of rows): see :func:`seed_sensitive`.
+SEED_MARGIN_SE = 2.0
+
+
+def seed_sensitive(cond: ConditionResult, margin_se: float = SEED_MARGIN_SE) -> bool:
+    """Could another seed judge this condition differently?
+
+    A sampled estimate moves between seeds by about its standard error ``se`` (taken from its interval:
+    ``(high - low) / 2z``). The verdict of an interval-judged condition changes when an interval edge crosses a
+    bound, that of a value-judged condition when the estimate does; either is likely when the deciding point lies
+    within ``margin_se`` standard errors of a bound. Conditions without an interval, not judged, or relative to
+    a baseline are not assessed (False)."""
+    spec, ci = cond.spec, cond.ci
+    if (spec is None or ci is None or cond.observed is None or spec.relative_to is not None
+            or cond.status in (Status.SKIPPED, Status.ERROR)):
+        return False
+    from statistics import NormalDist
+
+    lo, hi = _abs_interval(ci) if spec.abs else (ci.low, ci.high)
+    x = abs(cond.observed) if spec.abs else cond.observed
+    z = NormalDist().inv_cdf(0.5 + ci.level / 2)
+    se = (hi - lo) / (2 * z)
+    if not (se > 0 and math.isfinite(se)):
+        return False
+    points = (lo, hi) if cond.judge == "interval" else (x,)
+    bounds = [b for b in spec.bounds if b is not None]
+    return any(abs(pt - b) < margin_se * se for pt in points for b in bounds)
+
+
 class CheckPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

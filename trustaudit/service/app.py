@@ -122,6 +122,8 @@ def create_app(settings: Settings) -> FastAPI:
                     "(`Authorization: Bearer <token>`, created with `trustaudit token create`).",
         lifespan=lifespan,
         openapi_tags=[{"name": "audits"}, {"name": "models"}, {"name": "openness"}, {"name": "operations"}],
+        docs_url=None,  # web.install_docs serves /docs with local Swagger UI files (no CDN)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.pool = None
@@ -134,6 +136,7 @@ def create_app(settings: Settings) -> FastAPI:
     web.install_login_redirect(app)
     app.include_router(web.router)
     app.mount("/static", web.static_app(), name="static")
+    web.install_docs(app)
     install_headers(app, requests_total)
     app.add_middleware(BodyLimit, cap=settings.max_upload_bytes + 64 * 1024)
     return app

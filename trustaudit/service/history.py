@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from trustaudit.service.db import Job, MetricPoint, as_utc
 from trustaudit.service.problems import ProblemError
-from trustaudit.service.schemas import HistoryPoint, HistorySeries, ModelHistory
+from trustaudit.service.schemas import HistoryPoint, HistorySeries, ModelHistory, VersionAudit
 
 
 def history(s: Session, name: str) -> ModelHistory:
@@ -37,7 +37,12 @@ def history(s: Session, name: str) -> ModelHistory:
     rank = {v: i for i, v in enumerate(versions)}
     out = [HistorySeries(check_id=k[0], metric=k[1], subject=k[2], points=sorted(v, key=lambda x: rank[x.version]))
            for k, v in sorted(series.items())]
-    return ModelHistory(model=name, versions=versions, series=out)
+    counted: dict[str, int] = {}
+    for p in pts:
+        counted[p.job_id] = counted.get(p.job_id, 0) + 1
+    audits = [VersionAudit(version=j.model_version, audit_id=j.id, verdict=j.verdict,
+                           finished_at=as_utc(j.finished_at), points=counted.get(j.id, 0)) for j in order]
+    return ModelHistory(model=name, versions=versions, series=out, audits=audits)
 
 
 def _version_key(version: str, first_seen: Any) -> tuple[Any, ...]:

@@ -61,10 +61,23 @@ class HistorySeries(BaseModel):
     points: list[HistoryPoint]
 
 
+class VersionAudit(BaseModel):
+    """The audit a version's points come from (its latest finished audit), with its verdict."""
+
+    version: str
+    audit_id: str
+    verdict: str | None = Field(None, description="pass | warn | fail | error")
+    finished_at: datetime | None = None
+    points: int = Field(0, description="Metric points this audit recorded for the history (rubric-judged metrics)")
+
+
 class ModelHistory(BaseModel):
     model: str
     versions: list[str]
     series: list[HistorySeries]
+    audits: list[VersionAudit] = Field(
+        default_factory=list, description="Per version in release order: the audit its points come from, with its verdict"
+    )
 
 
 class OpennessEntry(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
@@ -231,15 +232,20 @@ def model_page(name: str, request: Request, s: SessionDep, user: User, all_subje
             continue  # intersections: shown with ?all_subjects=1
         grouped.setdefault((ser.check_id, ser.metric), []).append(ser)
     charts = []
+    plotted: set[str] = set()
     for (cid, metric), sers in sorted(grouped.items()):
+        plotted.update(p.version for x in sers[:8] for p in x.points
+                       if p.value is not None and math.isfinite(p.value))
         data = [{"label": _short_subject(x.subject) or metric,
                  "points": [p.model_dump() for p in x.points]} for x in sers[:8]]
         svg = trend_svg(f"{metric} ({cid})", h.versions, data, bounds=_audit_bounds(sers, h.versions))
         latest = [(x.subject, x.points[-1]) for x in sers if x.points]
         charts.append({"check": cid, "metric": metric, "svg": svg, "legend": legend(data), "latest": latest,
                        "hidden": max(0, len(sers) - 8)})
+    # every audited version is listed with its verdict; the ones without a point in these charts are named
+    unplotted = [a for a in h.audits if a.version not in plotted]
     return render(request, "model.html", user=user, name=name, history=h, charts=charts,
-                  all_subjects=all_subjects)
+                  all_subjects=all_subjects, unplotted=unplotted, plotted=len(h.versions) - len(unplotted))
 
 
 def _audit_bounds(series: list[Any], versions: list[str]) -> dict[str, list[float]]:
@@ -285,6 +291,50 @@ def openness_submit(request: Request, s: SessionDep, user: User, file: Annotated
     except ProblemError as exc:
         return openness_page(request, s, user, error=exc.detail)
     return RedirectResponse("/openness", status_code=303)
+
+
+# --------------------------------------------------------------------------------------------- /docs
+
+DOCS_STATIC = "/static-docs"
+
+
+def docs_static_dir() -> Path:
+    """Swagger UI 5 files shipped in the ``fastapi-offline`` wheel (the service extra): served from here, so
+    ``/docs`` works offline and loads no script from a CDN."""
+    import fastapi_offline
+
+    return Path(fastapi_offline.__file__).parent / "static"
+
+
+def install_docs(app: Any) -> None:
+    """``/docs``: FastAPI's Swagger UI page, its script and stylesheet served locally (:func:`docs_static_dir`)
+    and its one inline script allowed by hash in the page's Content-Security-Policy (every other page keeps
+    ``default-src 'self'``). Create the app with ``docs_url=None, redoc_url=None``."""
+    import base64
+    import hashlib
+    import re
+
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    app.mount(DOCS_STATIC, StaticFiles(directory=str(docs_static_dir())), name="static-docs")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> Response:
+        root = request.scope.get("root_path", "")
+        page = get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - API docs",
+            swagger_js_url=f"{root}{DOCS_STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_STATIC}/favicon.png",
+            swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from the online validator
+        )
+        html = bytes(page.body).decode("utf-8")
+        hashes = " ".join(
+            "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode() + "'"
+            for script in re.findall(r"<script>(.*?)</script>", html, flags=re.S))
+        return HTMLResponse(html, headers={"Content-Security-Policy": (
+            f"default-src 'self'; script-src 'self' {hashes}; img-src 'self' data:; "
+            "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'")})
 
 
 def install_login_redirect(app: Any) -> None:

@@ -96,6 +96,11 @@ def publish(sm: Any, job: Any, report: Any, work: Path, progress: dict[str, Any]
         progress["checks"][c.check_id] = c.status.value
     if not queue.set_progress(sm, job.id, job.claim, progress):
         raise _Stop()
+    sign_key = os.environ.get("TRUSTAUDIT_SIGN_KEY")  # the server's key (trustaudit serve --sign-key)
+    if sign_key and (work / "attestation.intoto.json").is_file():
+        from trustaudit.lineage.attestation import sign_attestation
+
+        sign_attestation(work / "attestation.intoto.json", sign_key)  # signed here, never on a Dask worker
     final = job_dir / f"out-{job.attempts}"
     shutil.rmtree(final, ignore_errors=True)
     os.replace(work, final)  # a complete folder appears at once; the DB then records it

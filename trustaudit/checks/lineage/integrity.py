@@ -1,20 +1,28 @@
-"""``lineage.integrity``: every digest the manifest declares matches the file in the bundle."""
+"""``lineage.integrity``: every digest the manifest declares matches the file in the bundle, and an OpenSSF
+model-signing signature the bundle carries (``lineage.signature``) verifies with the key the auditor trusts."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 
 from trustaudit.checks.base import Check, CheckOutput, CheckParams, MetricSpec
 from trustaudit.checks.lineage._common import CATEGORY, has_lineage, lineage_spec, listing, norm_path, short
 from trustaudit.context import AuditContext
-from trustaudit.errors import SkipCheck
+from trustaudit.errors import SkipCheck, TrustAuditError
 from trustaudit.lineage.digests import compare
-from trustaudit.lineage.spec import format_digest
+from trustaudit.lineage.spec import LineageSpec, format_digest
 from trustaudit.results import Metric, Table
 
 
 class IntegrityParams(CheckParams):
     max_rows: int = Field(200, ge=1, description="Most files listed in the evidence table")
+    model_key: str | None = Field(
+        None, description="The auditor's trusted PEM public key for lineage.signature (trustaudit audit --model-key)")
+    model_certificate_chain: list[str] = Field(
+        default_factory=list, description="Trusted certificate chain (PEM files) for certificate model signatures")
 
 
 class IntegrityCheck(Check):
@@ -23,12 +31,19 @@ class IntegrityCheck(Check):
     ``digest_mismatches`` counts files whose content differs from the declared digest (its subject names them);
     ``missing_files`` counts declared files that are absent; ``undeclared_files`` counts audited files (model,
     data, training data) with no declared digest.
+
+    ``lineage.signature`` (an OpenSSF model-signing signature of the model) is verified with model-signing's own
+    verifier and the key the *auditor* gives (``model_key``; ``model_certificate_chain`` for certificate
+    signatures). Without it, a key the bundle names (``lineage.signature.public_key``) is used to check that the
+    files match the signature, but the signature counts as unverified: anyone who changes the model can re-sign
+    it with a key of their own. ``model_signatures_failed`` counts signatures that do not verify (a changed,
+    extra or missing file, a wrong key); ``model_signatures_unverified`` those no trusted key verified.
     """
 
     id = "lineage.integrity"
     category = CATEGORY
     title = "Declared digests match the files"
-    version = "1.1"
+    version = "1.2"
     description = "Verifies the sha256 (or sha384/sha512/sha3/blake2b) digests declared under lineage."
     Params = IntegrityParams
     requires = frozenset({"bundle_dir"})
@@ -44,6 +59,12 @@ class IntegrityCheck(Check):
         MetricSpec("undeclared_files",
                    "Bundle files no digest declaration covers",
                    direction="lower_is_better", unit="files"),
+        MetricSpec("model_signatures_failed",
+                   "Model signatures (lineage.signature) that do not verify: changed file or wrong key",
+                   direction="lower_is_better", unit="signatures"),
+        MetricSpec("model_signatures_unverified",
+                   "Model signatures no key the auditor trusts verified (none given, or only the bundle's own key)",
+                   direction="lower_is_better", unit="signatures"),
     )
 
     def run(self, ctx: AuditContext, params: IntegrityParams) -> CheckOutput:
@@ -105,6 +126,25 @@ class IntegrityCheck(Check):
             Metric(name="digests_verified", value=float(n_checked - bad_entries), n=n_checked,
                    note="declared digests (of files present) that match"),
         ]
+        sig = _model_signature(ctx, spec, params)
+        failed = sig is not None and sig.problem is not None
+        unverified = sig is not None and not failed and not sig.trusted
+        metrics += [
+            Metric(name="model_signatures_failed", value=float(failed), n=int(sig is not None),
+                   subject=sig.model if failed and sig is not None else None,
+                   note=sig.problem if failed and sig is not None else None),
+            Metric(name="model_signatures_unverified", value=float(unverified), n=int(sig is not None),
+                   subject=sig.model if unverified and sig is not None else None),
+        ]
+        tables: list[Table] = []
+        if sig is not None:
+            result = ("FAILED" if failed else "verified" if sig.trusted else
+                      "matches the bundle's own key only (untrusted)" if sig.verified else "not verified")
+            tables.append(Table(
+                title="Model signature (OpenSSF model-signing)",
+                columns=["signature", "signed", "method", "signer", "verified with", "files covered", "result"],
+                rows=[[sig.signature, sig.model, sig.method, sig.signer, sig.trusted_by, len(sig.files),
+                       result + (f": {sig.problem}" if sig.problem else "")]]))
         if mismatched:
             summary = "digest mismatch: " + "; ".join(details[:3]) + ("; ..." if len(details) > 3 else "")
         elif missing:
@@ -115,10 +155,70 @@ class IntegrityCheck(Check):
             summary = f"{n_checked} declared digest(s) match the files"
         if undeclared and not mismatched:
             summary += f"; no declared digest for {listing(undeclared)}"
+        if sig is not None:
+            if failed:
+                summary = f"model signature {sig.signature} does not verify: {sig.problem}; " + summary
+            elif sig.trusted:
+                summary = f"model signature verified ({sig.signer}, by {sig.trusted_by}); " + summary
+            elif sig.verified:
+                summary = (f"model signature matches only the key the bundle ships ({sig.signer}): give the "
+                           "signer's key with --model-key to trust it; " + summary)
+            else:
+                summary = ("model signature not verified: give the signer's public key with --model-key; "
+                           + summary)
+        evidence: dict[str, Any] = {"mismatched": mismatched, "missing": missing, "undeclared": undeclared}
+        if sig is not None:
+            evidence["model_signature"] = sig.as_dict()
         return CheckOutput(
             metrics=metrics,
             summary=summary,
             tables=[Table(title="Declared digests", columns=["file", "declared in", "declared", "actual", "result"],
-                          rows=rows[: params.max_rows])],
-            evidence={"mismatched": mismatched, "missing": missing, "undeclared": undeclared},
+                          rows=rows[: params.max_rows]), *tables],
+            evidence=evidence,
         )
+
+
+def _model_signature(ctx: AuditContext, spec: LineageSpec, params: IntegrityParams) -> Any:
+    """Verify ``lineage.signature`` (None when the bundle declares none); see :class:`IntegrityCheck`."""
+    from trustaudit.lineage.signing import ModelSignature, key_fingerprint, read_model_signature
+    from trustaudit.lineage.signing import verify_model_signature as verify
+
+    ref = spec.signature
+    if ref is None:
+        return None
+    manifest_model = ctx.bundle.manifest.model
+    model_rel = ref.model or (manifest_model.path if manifest_model is not None else None)
+    out = ModelSignature(signature=ref.path, model=model_rel or "?", method=ref.method)
+    try:
+        if model_rel is None:
+            raise TrustAuditError("lineage.signature.model is not given and the manifest has no model path")
+        sig_path = ctx.bundle.resolve(ref.path, "lineage.signature.path")
+        model_path = ctx.bundle.resolve(model_rel, "lineage.signature.model")
+        for p, what in ((sig_path, "signature file"), (model_path, "signed model")):
+            if not p.exists():
+                raise TrustAuditError(f"the {what} {p.name} is not in the bundle")
+        out.signer, out.files = read_model_signature(sig_path)
+        chain = tuple(Path(c).expanduser() for c in params.model_certificate_chain)
+        key: Path | None = None
+        if ref.method == "certificate":
+            out.trusted = bool(chain)
+            out.trusted_by = ("the auditor's certificate chain" if chain else
+                              "the system's certificate store (no --model-certificate-chain: untrusted)")
+        elif params.model_key:
+            key = Path(params.model_key).expanduser()
+            out.trusted, out.trusted_by = True, f"the auditor's key {key.name}"
+        elif ref.public_key:
+            key = ctx.bundle.resolve(ref.public_key, "lineage.signature.public_key")
+            out.trusted_by = f"the bundle's own key {ref.public_key} (untrusted)"
+        else:
+            return out  # nothing to verify with: unverified
+        fp = key_fingerprint(key) if key is not None else None
+        if fp:
+            out.trusted_by = f"{out.trusted_by} ({fp})"
+        verify(model_path, sig_path, method=ref.method, public_key=key, certificate_chain=chain,
+               label=model_rel)
+        out.verified = True
+    except TrustAuditError as exc:
+        out.problem = exc.one_line()
+        out.trusted = False
+    return out

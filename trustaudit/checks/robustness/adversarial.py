@@ -189,6 +189,15 @@ class AdversarialRobustnessCheck(Check):
         with _art.single_threaded():
             return self._run(ctx, params)
 
+    def widened(self, ctx: AuditContext, params: Any) -> dict[str, Any] | None:
+        """Every evaluation row, when the sampled attacks did not already attack every row (HopSkipJump, one
+        row at a time, does not grow: it is opt-in and meant for small samples)."""
+        p: AdversarialParams = params
+        method = choose_method(build_space(ctx, p.categorical), p.method)
+        if method == "blackbox" or len(attack_sample(ctx, p, method)) >= ctx.n_rows:
+            return None
+        return {"n_samples": ctx.n_rows}
+
     def _run(self, ctx: AuditContext, params: Any) -> CheckOutput:
         p: AdversarialParams = params
         t0 = time.perf_counter()

@@ -6,7 +6,7 @@ import math
 import re
 from typing import Any
 
-from trustaudit.render.fmt import fmt_ci, fmt_num, fmt_value
+from trustaudit.render.fmt import fmt_beside, fmt_ci, fmt_num, fmt_value
 from trustaudit.render.view.model import Cell, KeyValue, TableView
 from trustaudit.results import Status
 
@@ -40,7 +40,8 @@ def finite(v: Any) -> bool:
 
 def num_cell(v: Any, ci: Any = None, *, extra: str = "") -> Cell:
     sub = fmt_ci(ci.low, ci.high) if ci is not None else ""
-    return Cell(fmt_num(v) if is_num(v) or v is None else fmt_value(v), sub, f"num {extra}".strip())
+    bounds = (ci.low, ci.high) if ci is not None else ()
+    return Cell(fmt_beside(v, *bounds) if is_num(v) or v is None else fmt_value(v), sub, f"num {extra}".strip())
 
 
 def value_cell(v: Any) -> Cell:

@@ -10,6 +10,7 @@ from trustaudit.render.fmt import fmt_num, short_digest
 from trustaudit.render.view.cells import slug, status_cls
 from trustaudit.render.view.checkview import check_view
 from trustaudit.render.view.model import STATUS_WORDS, KeyValue, ReportView, SectionView, TableView
+from trustaudit.render.view.remedies import remedies_section
 from trustaudit.render.view.sections import (
     appendix_section,
     identity_section,
@@ -59,6 +60,9 @@ def build_view(report: AuditReport, *, report_dir: Path | None = None, mode: str
         if not results:
             sec.empty_note = f"No {title.lower()} check ran in this audit: this report gives no evidence on it."
         sections.append(sec)
+    remedies = remedies_section(report, slug("remedies", used))
+    if remedies is not None:
+        sections.append(remedies)
     sections.append(not_run_section(report, slug("not-run", used)))
     sections.append(methodology_section(report, slug("methodology", used)))
     sections.append(appendix_section(report, slug("appendix", used), check_anchors))

@@ -84,7 +84,7 @@ def identity_section(report: AuditReport, anchor: str) -> SectionView:
         [Cell("model type"), Cell(b.model_type or "n/a", cls="mono")],
         [Cell("evaluation rows"), Cell(fmt_num(b.n_rows), cls="num")],
         [Cell("label"), Cell(b.label)],
-        [Cell("favourable label"), Cell(b.favorable_label)],
+        [Cell("favourable label"), Cell(b.favorable_label or f"none ({b.task})")],
     ], cls="kv"))
     if b.protected:
         s.blocks.append(TableView("Protected attributes", ["attribute", "privileged group"],
