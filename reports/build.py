@@ -23,8 +23,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 # The committed examples: a tree model with every check family, a predictions-only bundle (model checks
-# skipped), and a small dataset (groups too small to judge). Any other sample bundle can be named.
-BUNDLES = ("adult-income-hgb", "adult-income-predictions", "german-credit")
+# skipped), a small dataset (groups too small to judge), a regressor and a multiclass classifier (issue 17). Any
+# other sample bundle can be named.
+BUNDLES = ("adult-income-hgb", "adult-income-predictions", "german-credit", "adult-hours-regressor", "adult-hours-band")
 
 
 def main() -> int:

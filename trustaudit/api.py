@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 import sys
 import tempfile
@@ -26,7 +27,7 @@ from trustaudit.bundle.manifest import Manifest
 from trustaudit.bundle.models import check_columns, wrap_estimator
 from trustaudit.checks import registry
 from trustaudit.checks.base import Check, CheckOutput
-from trustaudit.context import AuditContext
+from trustaudit.context import AuditContext, progress_reporter
 from trustaudit.errors import BundleError, SkipCheck, TrustAuditError
 from trustaudit.results import AuditReport, BundleIdentity, CheckResult, Status, ToolInfo
 from trustaudit.results.io import atomic_write, load_report, write_report  # noqa: F401 (part of the API)
@@ -404,9 +405,11 @@ def audit(
             res = _plugin_error(cid, exc.one_line())
         else:
             merged = {**rub.policy(cid).params, **((params or {}).get(cid, {}))}
-            res = _run_check(cls, ctx, merged)
-            res = _judge(res, rub)
-            res = widen_if_seed_sensitive(cls, ctx, merged, res, rub)
+            work = getattr(progress, "work", None)
+            with progress_reporter(functools.partial(work, cid) if callable(work) else None):
+                res = _run_check(cls, ctx, merged)
+                res = _judge(res, rub)
+                res = widen_if_seed_sensitive(cls, ctx, merged, res, rub)
         results.append(res)
         if progress:
             progress(cid, "end", i, len(check_ids))
@@ -482,12 +485,18 @@ class TextProgress:
         [ 3/14] robustness.adversarial ...
         [ 3/14] robustness.adversarial: fail in 56.2s (elapsed 80.1s)
 
+    A check's long loop adds a line at most every ``every_s`` seconds (``every_s=0``: none)::
+
+                robustness.adversarial: 3/5 budgets
+
     ``stream`` defaults to ``sys.stdout`` at the time of each line (a notebook's output cell)."""
 
-    def __init__(self, stream: Any = None, *, starts: bool = True) -> None:
+    def __init__(self, stream: Any = None, *, starts: bool = True, every_s: float = 15.0) -> None:
         self.stream = stream
         self.starts = starts
+        self.every_s = every_s
         self._t0: float | None = None
+        self._last: tuple[str, float] | None = None
 
     def _write(self, line: str) -> None:
         stream = self.stream if self.stream is not None else sys.stdout
@@ -503,6 +512,17 @@ class TextProgress:
             self._t0 = time.perf_counter()
         if phase == "start" and self.starts:
             self._write(f"{self._pos(i, total)} {cid} ...")
+
+    def work(self, cid: str, done: int, total: int, unit: str) -> None:
+        """How far a long loop inside a check is (rows explained, rows attacked, budgets searched): a line at
+        most every ``every_s`` seconds, the first one ``every_s`` after the loop began (short loops print none)."""
+        now = time.perf_counter()
+        if self._last is None or self._last[0] != cid:
+            self._last = (cid, now)
+            return
+        if self.every_s > 0 and now - self._last[1] >= self.every_s and 0 < done < total:
+            self._last = (cid, now)
+            self._write(f"        {cid}: {done}/{total} {unit}")
 
     def check_done(self, result: CheckResult, i: int, total: int) -> None:
         elapsed = time.perf_counter() - (self._t0 or time.perf_counter())

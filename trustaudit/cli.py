@@ -196,6 +196,12 @@ class CliProgress:
             self.task = self.bar.add_task("", total=total)
         self.bar.update(self.task, description=cid, completed=i)
 
+    def work(self, cid: str, done: int, total: int, unit: str) -> None:
+        """On a terminal, the running check's loop in the bar ("robustness.adversarial 3/5 budgets"); a log
+        keeps one line per check start and end."""
+        if self.live and self.bar is not None:
+            self.bar.update(self.task, description=f"{cid} {done}/{total} {unit}")
+
     def check_done(self, result: Any, i: int, total: int) -> None:
         import time
 

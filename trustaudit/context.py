@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -12,6 +16,29 @@ import numpy as np
 import pandas as pd
 
 from trustaudit.bundle.loader import Bundle, ProtectedAttribute, encode_labels, resolve_protected
+
+ProgressReporter = Callable[[int, int, str], None]  # (done, total, unit)
+_PROGRESS: contextvars.ContextVar[ProgressReporter | None] = contextvars.ContextVar("trustaudit_progress",
+                                                                                    default=None)
+
+
+def report_progress(done: int, total: int, unit: str = "rows") -> None:
+    """Tell the audit's progress display how far the running check's long loop is (``done`` of ``total``
+    ``unit``). For display only: it never changes what is computed, and a failing display is ignored."""
+    fn = _PROGRESS.get()
+    if fn is not None:
+        with contextlib.suppress(Exception):  # a progress display never breaks a check
+            fn(int(done), int(total), unit)
+
+
+@contextmanager
+def progress_reporter(fn: ProgressReporter | None) -> Iterator[None]:
+    """Route :func:`report_progress` calls made inside the block to ``fn`` (the engine, around each check)."""
+    token = _PROGRESS.set(fn)
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
 
 
 class AuditContext:

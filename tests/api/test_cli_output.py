@@ -156,3 +156,41 @@ def test_submit_wait_prints_the_server_progress(capsys) -> None:
     lines = [re.sub(r" \(elapsed \d+s\)| \(\d+s\)", "", ln) for ln in capsys.readouterr().err.splitlines()]
     assert lines == ["audit j1: queued", "audit j1: running", "[1/3] a.x ...", "[1/3] a.x done", "[2/3] b.y done",
                      "[3/3] c.z ...", "audit j1: done", "[3/3] c.z warn"]
+
+
+def test_long_loops_report_how_far_they_are() -> None:
+    """A check's long loop (here the search attack's budgets) reports its progress to a ``work`` hook of the
+    progress object, for the running check only; TextProgress turns it into a line at most every ``every_s``."""
+    from trustaudit.api import TextProgress, audit
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.work_calls: list[tuple[str, int, int, str]] = []
+
+        def __call__(self, cid: str, phase: str, i: int, total: int) -> None:
+            pass
+
+        def work(self, cid: str, done: int, total: int, unit: str) -> None:
+            self.work_calls.append((cid, done, total, unit))
+
+    rec = Recorder()
+    params = {"robustness.adversarial": {"method": "search", "n_samples": 60, "target_half_width": None,
+                                         "search_queries": 4, "refine_steps": 0}}
+    report = audit(SAMPLES / "german-credit", checks=["robustness.adversarial", "fairness.dataset"],
+                   params=params, progress=rec)
+    assert report.check("robustness.adversarial").status.value != "error"
+    budgets = [c for c in rec.work_calls if c[3] == "budgets"]
+    # one pass over the 5 budgets per run of the check (a second run when its verdict was re-judged on every row)
+    assert [c[1] for c in budgets][:5] == [0, 1, 2, 3, 4] and {c[2] for c in budgets} == {5}
+    assert len(budgets) == 5 * (1 + ("widened" in report.check("robustness.adversarial").evidence))
+    assert {c[0] for c in rec.work_calls} == {"robustness.adversarial"}
+
+    buf = io.StringIO()
+    text = TextProgress(buf, every_s=1e-9)
+    for done in range(4):
+        text.work("explainability.shap", done * 100, 300, "rows explained")
+    assert buf.getvalue().splitlines() == ["        explainability.shap: 100/300 rows explained",
+                                           "        explainability.shap: 200/300 rows explained"]
+    quiet = io.StringIO()
+    TextProgress(quiet).work("x", 1, 3, "rows")  # the default: nothing for a loop shorter than 15 s
+    assert quiet.getvalue() == ""

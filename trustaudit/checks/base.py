@@ -135,3 +135,26 @@ class Check:
                         "MLmodel, model card or BOM), which an in-memory audit has not: write one with "
                         "'trustaudit init MODEL DATA --out DIR' and audit DIR")
         return None
+
+
+def import_aif360(*modules: str) -> Any:
+    """Import aif360 submodules quietly and return the ``aif360`` package: aif360 logs optional-dependency
+    notices and adds a root logging handler on import; logging is restored as it was."""
+    import importlib
+    import logging
+    import warnings
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for name in modules:
+                importlib.import_module(name)
+    finally:
+        logging.disable(previous)
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    return importlib.import_module("aif360")

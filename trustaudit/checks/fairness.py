@@ -20,8 +20,6 @@ The closed-form intervals do not depend on the seed, so a status judged on them 
 
 from __future__ import annotations
 
-import logging
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +27,7 @@ import numpy as np
 from pydantic import Field
 
 from trustaudit import stats
-from trustaudit.checks.base import Check, CheckOutput, CheckParams, MetricSpec
+from trustaudit.checks.base import Check, CheckOutput, CheckParams, MetricSpec, import_aif360
 from trustaudit.context import AuditContext
 
 # Groups and comparisons live in trustaudit.groups (shared by every check family); re-exported here.
@@ -255,22 +253,7 @@ def _f(x: Any) -> float | None:
 
 
 def _import_aif360() -> Any:
-    """Import aif360's metric classes quietly: aif360 logs optional-dependency notices and adds a root
-    handler on import; restore logging as it was."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import aif360.datasets
-            import aif360.metrics
-    finally:
-        logging.disable(previous)
-        root.handlers[:] = handlers
-        root.setLevel(level)
-    return aif360
+    return import_aif360("aif360.datasets", "aif360.metrics")
 
 
 def _aif_datasets(table: CellTable) -> tuple[Any, Any]:

@@ -54,6 +54,7 @@ import pandas as pd
 from pydantic import Field
 
 from trustaudit.checks.base import CheckParams
+from trustaudit.context import report_progress
 from trustaudit.errors import SkipCheck
 
 if TYPE_CHECKING:
@@ -548,6 +549,7 @@ def _tree_values(
             break
         parts.append(tree_values_chunk(np.arange(done, min(n, done + CHUNK_ROWS)), **shared))
         done = min(n, done + CHUNK_ROWS)
+        report_progress(done, n, "rows explained")
     return np.concatenate(parts), done
 
 

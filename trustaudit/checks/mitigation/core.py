@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from trustaudit import stats
+from trustaudit.checks.base import import_aif360
 from trustaudit.checks.mitigation.estimators import (
     ScorePassthrough,
     apply_rules,
@@ -244,21 +245,7 @@ def sample_weight_name(estimator: Any) -> str:
 
 
 def _import_aif360_algorithms() -> Any:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import aif360.algorithms.postprocessing
-            import aif360.algorithms.preprocessing
-            import aif360.datasets
-    finally:
-        logging.disable(previous)
-        root.handlers[:] = handlers
-        root.setLevel(level)
-    return aif360
+    return import_aif360("aif360.algorithms.postprocessing", "aif360.algorithms.preprocessing", "aif360.datasets")
 
 
 def reweighing_weights(y: np.ndarray, groups: np.ndarray) -> np.ndarray:

@@ -47,7 +47,7 @@ from trustaudit.checks.robustness.stats import (
     rate_metric,
     rows_for_half_width,
 )
-from trustaudit.context import AuditContext
+from trustaudit.context import AuditContext, report_progress
 from trustaudit.errors import SkipCheck
 from trustaudit.results import Metric, Table
 
@@ -625,7 +625,8 @@ def _hsj_rows(order: list[int], *, job: _HsjJob, seconds: float) -> dict[str, An
                                               norm=np.inf, max_iter=p.hsj_max_iter, max_eval=p.hsj_max_eval,
                                               init_eval=p.hsj_init_eval, init_size=p.hsj_init_size,
                                               verbose=False)
-        for i in order:
+        for n_done, i in enumerate(order):
+            report_progress(n_done, len(order), "rows attacked")
             if not job.correct[i]:
                 rows_out.append((i, False, None, None))
                 continue

@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from trustaudit.checks.robustness.constraints import TabularSpace
+from trustaudit.context import report_progress
 
 
 @dataclass
@@ -125,7 +126,8 @@ def search_attack(space: TabularSpace, Z0: np.ndarray, base: np.ndarray, label: 
     cur_margin, _ = prob.score(S0, everyone)  # the clean rows: where each row's search starts
     res.queries += 1
     cur = S0.copy()
-    for eps in budgets:
+    for done, eps in enumerate(budgets):
+        report_progress(done, len(budgets), "budgets")
         if time.perf_counter() > deadline:
             res.stopped_early = True
             break
