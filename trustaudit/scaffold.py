@@ -112,15 +112,19 @@ def sniff_sep(path: Path) -> str:
 
 def _model_hints(model: Path | None, fmt: str | None, trusted: list[str]) -> tuple[list[str], list[str]]:
     """(classes, feature names) of a safely loadable model, to tell the label from the features."""
-    if model is None or fmt not in ("skops", "onnx"):
+    if model is None or fmt not in ("skops", "onnx", "xgboost", "lightgbm"):
         return [], []
     from trustaudit.bundle import models as M
 
+    loaders = {"skops": lambda: M.load_skops(model, trusted), "onnx": lambda: M.load_onnx(model),
+               "xgboost": lambda: M.load_xgboost(model), "lightgbm": lambda: M.load_lightgbm(model)}
     try:
-        adapter = M.load_skops(model, trusted) if fmt == "skops" else M.load_onnx(model)
+        adapter = loaders[fmt]()
     except Exception:
         return [], []
-    return [str(c) for c in adapter.classes], list(adapter.feature_names or [])
+    # native boosters store class indices (0, 1), not the label's values: only their feature names help
+    classes = [str(c) for c in adapter.classes] if fmt in ("skops", "onnx") else []
+    return classes, list(adapter.feature_names or [])
 
 
 def untrusted_skops_types(model: Path, trusted: list[str] | tuple[str, ...] = ()) -> list[str]:
@@ -206,6 +210,10 @@ def _infer_label(df: Any, classes: list[str] | None = None, features: list[str] 
             return lowered[n]
     if len(candidates) == 1:
         return str(candidates[0])
+    # a column named like a protected attribute (sex, race, ...) is not the label when another candidate is
+    unprotected = [c for c in candidates if str(c).strip().lower().replace(" ", "_") not in PROTECTED_NAMES]
+    if len(unprotected) == 1:
+        return str(unprotected[0])
     last = str(df.columns[-1])
     if last in [str(c) for c in candidates]:
         return last

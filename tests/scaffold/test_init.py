@@ -166,3 +166,32 @@ def test_gzip_training_data_with_another_delimiter(tmp_path: Path) -> None:
 
     b = load_bundle(tmp_path)
     assert b.training_data is not None and b.training_data.shape == (200, 4)
+
+
+@pytest.mark.parametrize("fmt", ["xgboost", "lightgbm"])
+def test_init_then_validate_passes_for_native_boosters(tmp_path, fmt):
+    """A native booster keeps its feature names but not the label's values: init tells the label from the
+    features by those names (and from a binary column named like a protected attribute), and the validate it
+    recommends passes."""
+    from tests.conftest import make_synthetic
+
+    df = make_synthetic(400)
+    df["sex_code"] = (df["sex"] == "male").astype(int)
+    X, y = df[["income", "debt", "age", "sex_code"]], (df["approved"] == "yes").astype(int)
+    df.to_csv(tmp_path / "data.csv", index=False)
+    if fmt == "xgboost":
+        xgb = pytest.importorskip("xgboost")
+        model = tmp_path / "model.ubj"
+        xgb.XGBClassifier(n_estimators=5, max_depth=2).fit(X, y).save_model(model)
+    else:
+        lgb = pytest.importorskip("lightgbm")
+        model = tmp_path / "model.txt"
+        lgb.LGBMClassifier(n_estimators=5, verbose=-1).fit(X, y).booster_.save_model(model)
+    out = tmp_path / "bundle"
+    r = runner.invoke(app, ["init", str(model), str(tmp_path / "data.csv"), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    manifest = yaml.safe_load((out / "trustaudit.yaml").read_text())
+    assert manifest["model"]["format"] == fmt
+    assert manifest["data"]["label"] == "approved" and manifest["data"]["favorable_label"] == "yes"
+    r = runner.invoke(app, ["validate", str(out)])
+    assert r.exit_code == 0 and "label 'approved'" in r.output, r.output
