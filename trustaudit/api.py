@@ -97,7 +97,8 @@ def in_memory_bundle(
         "description": description,
         "data": {"path": "<in-memory>", "label": label, "favorable_label": favorable_label,
                  "prediction": prediction, "score": score, "features": features},
-        "protected": {k: (v if isinstance(v, dict) else {"privileged": v}) for k, v in protected.items()},
+        "protected": {k: (v if isinstance(v, dict) and not set(v) <= {"min", "max"} else {"privileged": v})
+                      for k, v in protected.items()},
     }
     if immutable is not None:
         raw["immutable"] = list(immutable)

@@ -242,3 +242,15 @@ def test_cli_refuses_nothing_new_and_bundle_audits_still_run(tmp_path: Path) -> 
     report = audit(SAMPLES / "adult-income-predictions", checks=["lineage.integrity"], out_dir=tmp_path)
     assert report.check("lineage.integrity").status != Status.SKIPPED
     assert report.artifact_dir == tmp_path
+
+
+def test_in_memory_protected_range_as_mapping_or_text():
+    """protected={"age": {"min": 25, "max": 60}} is the range [25, 60), like the text form; group sizes as pandas."""
+    df = make_synthetic(600, seed=2)
+    df["pred"] = df["approved"]
+    inside = int(((df["age"] >= 25) & (df["age"] < 60)).sum())
+    for prot in ({"age": {"min": 25, "max": 60}}, {"age": ">= 25 and < 60"}):
+        r = audit(None, df, label="approved", favorable_label="yes", protected=prot, prediction="pred",
+                  checks=["fairness.dataset"])
+        sizes = {m.group: m.n for m in r.check("fairness.dataset").metrics if m.name == "base_rate"}
+        assert sizes == {"age >= 25 and < 60": inside, "age < 25 or >= 60": len(df) - inside}
