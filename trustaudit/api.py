@@ -429,6 +429,7 @@ def audit(
         model_format=b.model.format if b.model is not None else None,
         model_type=b.model.type_name if b.model is not None else None,
         files=b.files,
+        manifest_sha256=b.manifest_sha256,
         n_rows=len(b.data),
         label=spec.label,
         favorable_label=str(spec.favorable_label) if spec.favorable_label is not None else "",

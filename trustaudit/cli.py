@@ -370,6 +370,11 @@ def validate(
     )
 
 
+def _looks_like_data(path: Path) -> bool:
+    name = path.name.lower()
+    return name.endswith((".csv", ".tsv", ".parquet", ".pq")) or ".csv." in name or ".tsv." in name
+
+
 @app.command()
 def init(
     model: Annotated[Path | None, typer.Argument(help="Model file (omit for a predictions-only bundle)")] = None,
@@ -400,6 +405,8 @@ def init(
 
     if sep == "\\t":
         sep = "\t"
+    if data is None and model is not None and _looks_like_data(model):
+        model, data = None, model  # `trustaudit init DATA --out DIR`: a predictions-only bundle
     if sep is not None and (len(sep) != 1 or sep in "\r\n\"" or sep.isalnum()):
         fail_input(f"--sep {sep!r}: give one delimiter character such as ',', ';', '|' or '\\t'")
     inputs = " and ".join(str(p) for p in (model, data) if p is not None) or "the files"

@@ -106,6 +106,23 @@ def mitigate(bundle: str | Path | Bundle, strategy: str = "threshold-optimizer",
     return core.fit_exponentiated_gradient(est, constraint, fit, eg_max_iter, eg_difference_bound)
 
 
+def _copy_bundle(src: Path, dst: Path, skip: Path | None) -> None:
+    """Copy a bundle directory except ``skip`` (the old model). Symbolic links are never followed: a link that
+    stays inside the bundle is copied as a link, one that leads outside is refused (a received bundle must not
+    smuggle, e.g., a credentials file into the mitigated bundle the user publishes)."""
+    root = src.resolve()
+    for p in src.rglob("*"):  # before anything is written (rglob does not follow linked folders)
+        if p.is_symlink() and not p.resolve().is_relative_to(root):
+            raise BundleError(f"{p} is a link to {p.resolve()}, outside the bundle: remove it before saving a "
+                              "mitigated copy")
+    skip_abs = skip.resolve() if skip is not None else None
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        return {n for n in names if skip_abs is not None and (Path(folder) / n).resolve() == skip_abs}
+
+    shutil.copytree(src, dst, symlinks=True, dirs_exist_ok=True, ignore=ignore)
+
+
 def save_mitigated(bundle: str | Path, estimator: Any, out: str | Path, *, version: str | None = None,
                    note: str | None = None) -> Path:
     """Write ``estimator`` as a new version of ``bundle`` in the new directory ``out``: the bundle's files copied,
@@ -132,7 +149,7 @@ def save_mitigated(bundle: str | Path, estimator: Any, out: str | Path, *, versi
     text = (src / "trustaudit.yaml").read_text(encoding="utf-8")
     manifest = yamlsafe.load(text, str(src / "trustaudit.yaml"))
     old_model = (manifest.get("model") or {}).get("path")
-    shutil.copytree(src, dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns(old_model) if old_model else None)
+    _copy_bundle(src, dst, skip=src / old_model if old_model else None)
     model_path = dst / "model.skops"
     sio.dump(estimator, model_path)
     digest = hashlib.sha256(model_path.read_bytes()).hexdigest()

@@ -449,7 +449,11 @@ def scaffold(
             if not dest.parent.exists():
                 written.append(dest.parent)
                 dest.parent.mkdir(parents=True)
-            if dest.is_dir() and not dest.is_symlink():
+            if not dest.parent.resolve().is_relative_to(out.resolve()):
+                raise BundleError(f"{dest.parent} leads outside {out} (a symbolic link): remove it and run init again")
+            if dest.is_symlink():  # never write through a link (it may point outside the bundle)
+                dest.unlink()
+            elif dest.is_dir():
                 shutil.rmtree(dest)
             written.append(dest)
             if p.source.is_dir():

@@ -183,3 +183,35 @@ def test_certificate_signature_verifies_against_the_auditors_chain(copy_bundle, 
     assert res.status.value == "pass" and sig["trusted"] and sig["signer"] == "certificate CN=acme publisher"
     res, sig = integrity(other_ca)  # a chain that did not issue the certificate
     assert res.status.value == "fail" and sig["problem"]
+
+
+def test_a_signature_of_another_file_does_not_vouch_for_the_audited_model(signed):
+    """The publisher's genuine signature of model.skops stays, but model.path points at another file: the
+    signature proves nothing about the model the audit loaded, even with the auditor's key."""
+    import hashlib
+
+    b, pub = signed
+    evil = b / "model-evil.skops"
+    evil.write_bytes((b / "model.skops").read_bytes() + b"\0")
+    m = yaml.safe_load((b / "trustaudit.yaml").read_text())
+    m["model"]["path"] = "model-evil.skops"
+    m["lineage"]["files"].pop("model.skops")
+    m["lineage"]["files"]["model-evil.skops"] = "sha256:" + hashlib.sha256(evil.read_bytes()).hexdigest()
+    m["lineage"]["signature"] = {"path": "model.sig", "model": "model.skops"}
+    (b / "trustaudit.yaml").write_text(yaml.safe_dump(m, sort_keys=False))
+    res, failed, _ = _integrity(b, pub)
+    assert failed == 1 and res.status.value == "fail"
+    assert "not the audited model model-evil.skops" in res.evidence["model_signature"]["problem"]
+
+
+@pytest.mark.parametrize("material", [{"publicKey": "k"}, {"x509CertificateChain": ["c"]},
+                                      {"certificate": 3}, "not a mapping"])
+def test_a_malformed_signature_file_is_a_failed_signature_not_an_error(signed, material):
+    import json
+
+    b, pub = signed
+    doc = json.loads((b / "model.sig").read_text())
+    doc["verificationMaterial"] = material
+    (b / "model.sig").write_text(json.dumps(doc))
+    res, failed, _ = _integrity(b, pub)
+    assert res.status.value == "fail" and failed == 1 and res.error is None

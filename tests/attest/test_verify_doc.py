@@ -49,7 +49,7 @@ def test_envelope_verifies_with_cryptography_alone(doc_run):
     # the Statement pins the files actually in the bundle and the report's exact bytes
     assert {s["name"]: s["digest"]["sha256"] for s in st["subject"]} == {
         p: hashlib.sha256((doc_run.bundle / p).read_bytes()).hexdigest()
-        for p in ("model.skops", "data/eval.csv.gz", "data/train.csv.gz")}
+        for p in ("model.skops", "data/eval.csv.gz", "data/train.csv.gz", "trustaudit.yaml")}
     report = (doc_run.audit / "report.json").read_bytes()
     assert st["predicate"]["report"]["digest"]["sha256"] == hashlib.sha256(report).hexdigest()
     assert st["predicate"]["verdict"] == json.loads(report)["verdict"] == "fail"
@@ -196,6 +196,7 @@ def _flip(path, offset=None):
     ("b/data/eval.csv.gz", "changed: data/eval.csv.gz: sha256"),
     ("b/data/train.csv.gz", "changed: data/train.csv.gz: sha256"),
     ("audit/report.json", "changed: report.json: sha256"),
+    ("b/trustaudit.yaml", "changed: trustaudit.yaml: sha256"),
 ])
 def test_one_changed_byte_fails_and_is_named(doc_run, tmp_path, target, named):
     bundle, att, key = _copy(doc_run, tmp_path)
@@ -258,3 +259,15 @@ def test_without_key_digests_are_checked_but_a_warning_says_so(doc_run, tmp_path
     _flip(bundle / "model.skops")
     res = runner.invoke(app, ["verify-attestation", str(bundle), str(att)])
     assert res.exit_code == 1 and "model.skops" in res.output
+
+
+def test_a_model_swapped_in_beside_the_audited_one_fails(doc_run, tmp_path):
+    """The manifest is a subject: pointing model.path at another file (the audited one left in place) or
+    flipping the favourable label is a changed trustaudit.yaml, not an ok."""
+    bundle, att, key = _copy(doc_run, tmp_path)
+    (bundle / "model-v2.skops").write_bytes(b"not the audited model")
+    text = (bundle / "trustaudit.yaml").read_text()
+    assert "path: model.skops" in text
+    (bundle / "trustaudit.yaml").write_text(text.replace("path: model.skops", "path: model-v2.skops", 1))
+    code, out = _verify(bundle, att, key)
+    assert code == 1 and "changed: trustaudit.yaml: sha256" in out and out.count("changed:") == 1

@@ -38,7 +38,7 @@ def test_statement(audited):
     assert st["_type"] == "https://in-toto.io/Statement/v1" and st["predicateType"] == PREDICATE_TYPE
     subjects = {s["name"]: s["digest"]["sha256"] for s in st["subject"]}
     assert subjects == {p: hashlib.sha256((b / p).read_bytes()).hexdigest()
-                        for p in ("model.skops", "data/eval.csv.gz", "data/train.csv.gz")}
+                        for p in ("model.skops", "data/eval.csv.gz", "data/train.csv.gz", "trustaudit.yaml")}
     pred = st["predicate"]
     assert pred["report"]["digest"]["sha256"] == hashlib.sha256((out / "report.json").read_bytes()).hexdigest()
     assert pred["verdict"] == report["verdict"] == "pass"

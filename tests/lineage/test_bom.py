@@ -92,6 +92,11 @@ def test_report_must_be_of_these_files(copy_bundle):
     other = copy_bundle("adult-income-predictions")
     with pytest.raises(BomError, match="is an audit of 'german-credit'"):
         build_bom(other, report=report)
+    text = (b / "trustaudit.yaml").read_text()  # the same files, another favourable label: the manifest changed
+    (b / "trustaudit.yaml").write_text(text.replace("favorable_label: good", "favorable_label: bad", 1))
+    with pytest.raises(BomError, match=r"^trustaudit.yaml changed since the audit"):
+        build_bom(b, report=report)
+    (b / "trustaudit.yaml").write_text(text)
     rewrite_csv_gz(b / "data/eval.csv.gz", lambda df: df.iloc[:-1])
     with pytest.raises(BomError, match=r"data/eval.csv.gz changed since the audit"):
         build_bom(b, report=report)

@@ -307,3 +307,21 @@ def test_predictions_only_bundle_gets_post_processing_only(bundle: Path, tmp_pat
     dp = _remedy(c, "threshold-optimizer (demographic_parity)")
     assert "cross-fit" in dp["fit_on"] and dp["metrics"]["disparate_impact"]["value"] > \
         attr["original"]["metrics"]["disparate_impact"]["value"]
+
+
+def test_save_never_copies_what_a_link_outside_the_bundle_points_to(bundle: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from sklearn.dummy import DummyClassifier
+
+    import trustaudit
+    from trustaudit.errors import BundleError
+
+    src = tmp_path / "received"
+    shutil.copytree(bundle, src)
+    (tmp_path / "secret.txt").write_text("API_TOKEN=hunter2")
+    (src / "notes.txt").symlink_to(tmp_path / "secret.txt")
+    est = DummyClassifier().fit([[0], [1]], [0, 1])
+    with pytest.raises(BundleError, match="notes.txt is a link to .*outside the bundle"):
+        trustaudit.save_mitigated(src, est, tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # nothing written

@@ -195,3 +195,28 @@ def test_init_then_validate_passes_for_native_boosters(tmp_path, fmt):
     assert manifest["data"]["label"] == "approved" and manifest["data"]["favorable_label"] == "yes"
     r = runner.invoke(app, ["validate", str(out)])
     assert r.exit_code == 0 and "label 'approved'" in r.output, r.output
+
+
+def test_init_force_never_writes_through_a_link(tmp_path):
+    """A link already in --out (a bundle folder someone else prepared) is replaced, not written through."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "eval.csv").write_text("x,sex,label,prediction\n1,M,1,1\n2,F,0,0\n3,M,1,0\n4,F,0,1\n")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious content outside the bundle\n")
+    (tmp_path / "bundle" / "data").mkdir(parents=True)
+    (tmp_path / "bundle" / "data" / "eval.csv").symlink_to(victim)
+    scaffold(None, src / "eval.csv", tmp_path / "bundle", label="label", favorable="1", force=True,
+             find_training=False)
+    assert victim.read_text() == "precious content outside the bundle\n"
+    dest = tmp_path / "bundle" / "data" / "eval.csv"
+    assert not dest.is_symlink() and dest.read_bytes() == (src / "eval.csv").read_bytes()
+
+
+def test_init_with_only_a_data_file_makes_a_predictions_only_bundle(tmp_path):
+    (tmp_path / "d.csv").write_text("x,sex,label,prediction\n1,M,1,1\n2,F,0,0\n3,M,1,0\n4,F,0,1\n")
+    r = runner.invoke(app, ["init", str(tmp_path / "d.csv"), "--out", str(tmp_path / "b"), "--label", "label"])
+    assert r.exit_code == 0, r.output
+    manifest = yaml.safe_load((tmp_path / "b" / "trustaudit.yaml").read_text())
+    assert "model" not in manifest or manifest["model"] is None
+    assert manifest["data"]["label"] == "label" and manifest["data"]["prediction"] == "prediction"

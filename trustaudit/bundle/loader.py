@@ -14,6 +14,7 @@ import pandas as pd
 from trustaudit.bundle import models as M
 from trustaudit.bundle.manifest import (
     BINARY,
+    MANIFEST_NAME,
     MULTICLASS,
     REGRESSION,
     SUPPORTED_TASKS,
@@ -256,6 +257,9 @@ class Bundle:
     #: what the auditor allowed when the model was loaded (reloads, e.g. for reproducibility, use the same)
     allow_unsafe_pickle: bool = False
     trusted_types: tuple[str, ...] = ()
+    #: sha256 of trustaudit.yaml as loaded (None in memory): it says which files are the model and data and what
+    #: the favourable label and protected groups are, so an attestation covers it too
+    manifest_sha256: str | None = None
 
     def reload_model(self) -> M.ModelAdapter:
         """Load the model file again, under the same policy as the first load (no new consent)."""
@@ -471,6 +475,7 @@ def load_bundle(path: str | Path, *, allow_unsafe_pickle: bool = False, load_mod
     """
     root = Path(path)
     manifest = load_manifest(root)
+    manifest_sha256 = sha256_file(root / MANIFEST_NAME)[0]
     files: list[FileDigest] = []
     data_path = resolve_inside(root, manifest.data.path, "data.path")
     if not data_path.is_file():
@@ -506,7 +511,7 @@ def load_bundle(path: str | Path, *, allow_unsafe_pickle: bool = False, load_mod
             FileDigest(path=manifest.training_data.path, role="training_data", sha256=digest, bytes=size)
         )
     bundle = Bundle(manifest, root, df, model, files, training, allow_unsafe_pickle=allow_unsafe_pickle,
-                    trusted_types=tuple(trusted_types))
+                    trusted_types=tuple(trusted_types), manifest_sha256=manifest_sha256)
     if model is not None:
         M.check_columns(model, df)
         cols = bundle.feature_columns()

@@ -31,6 +31,7 @@ STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://trustaudit.dev/attestation/audit/v1"
 FILENAME = "attestation.intoto.json"
 REPORT_NAME = "report.json"
+MANIFEST_SUBJECT = "trustaudit.yaml"
 
 
 class AttestationError(TrustAuditError):
@@ -50,6 +51,9 @@ def build_statement(report: AuditReport, report_bytes: bytes) -> dict[str, Any]:
         )
     subjects = [{"name": f.path, "digest": {"sha256": f.sha256},
                  "annotations": {"role": f.role, "bytes": f.bytes}} for f in files]
+    if report.bundle.manifest_sha256 is not None:  # the manifest says which files are the model and data
+        subjects.append({"name": MANIFEST_SUBJECT, "digest": {"sha256": report.bundle.manifest_sha256},
+                         "annotations": {"role": "manifest"}})
     predicate = {
         "tool": {"name": report.tool.name, "version": report.tool.version, "python": report.tool.python},
         "report": {"name": REPORT_NAME, "digest": {"sha256": _sha256_bytes(report_bytes)},
@@ -209,12 +213,25 @@ def _digest_problems(st: dict[str, Any], root: Path, rp: Path) -> list[str]:
     from trustaudit.bundle.loader import resolve_inside, sha256_file
 
     problems: list[str] = []
-    for subj in st.get("subject") or []:
+    subjects = st.get("subject") or []
+    names = {str(s.get("name", "")) for s in subjects if isinstance(s, dict)}
+    if not subjects:
+        problems.append("the attestation names no subject: it vouches for no file of the bundle")
+    elif MANIFEST_SUBJECT not in names:
+        # without the manifest, another model file (or another favourable label) could be swapped in beside
+        # the audited files and the digests would still match
+        problems.append(f"the attestation does not cover {MANIFEST_SUBJECT} (which files are the model and data): "
+                        "re-audit the bundle to get an attestation that does")
+    for subj in subjects:
         if not isinstance(subj, dict):
             problems.append(f"subject {subj!r} is not a mapping")
             continue
         name = str(subj.get("name", ""))
-        want = (subj.get("digest") or {}).get("sha256")
+        digest = subj.get("digest")
+        want = digest.get("sha256") if isinstance(digest, dict) else None
+        if not isinstance(want, str):
+            problems.append(f"subject {name!r} has no sha256 digest")
+            continue
         try:
             path = resolve_inside(root, name, "subject")
         except TrustAuditError as exc:
@@ -226,7 +243,10 @@ def _digest_problems(st: dict[str, Any], root: Path, rp: Path) -> list[str]:
         got = sha256_file(path)[0]
         if got != want:
             problems.append(f"{name}: sha256 {got[:12]}… differs from the audited {str(want)[:12]}…")
-    want_report = ((st.get("predicate") or {}).get("report") or {}).get("digest", {}).get("sha256")
+    pred = st.get("predicate")
+    rep = pred.get("report") if isinstance(pred, dict) else None
+    rdig = rep.get("digest") if isinstance(rep, dict) else None
+    want_report = rdig.get("sha256") if isinstance(rdig, dict) else None
     if rp.is_file():
         got = _sha256_bytes(rp.read_bytes())
         if got != want_report:

@@ -253,7 +253,10 @@ def _check_report_matches(report: AuditReport, b: Bundle) -> None:
     if report.bundle.name != b.manifest.name:
         raise BomError(f"the report is an audit of '{report.bundle.name}', not of '{b.manifest.name}'")
     now = {f.path: f.sha256 for f in b.files}
-    changed = [f.path for f in report.bundle.files if f.path in now and now[f.path] != f.sha256]
+    changed = [f.path for f in report.bundle.files if f.path not in now or now[f.path] != f.sha256]
+    if (report.bundle.manifest_sha256 is not None and b.manifest_sha256 is not None
+            and report.bundle.manifest_sha256 != b.manifest_sha256):
+        changed.append("trustaudit.yaml")  # another model file, label or protected groups
     if changed:
         raise BomError(f"{', '.join(changed)} changed since the audit (sha256 differs from report.json): "
                        "re-audit before adding its metrics to the BOM")

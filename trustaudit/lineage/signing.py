@@ -255,11 +255,20 @@ def read_model_signature(sig_path: Path) -> tuple[str | None, list[str]]:
         raise SigningError(f"model signature {sig_path.name} is not a model-signing bundle (JSON): {exc}") from None
     if not isinstance(doc, dict):
         raise SigningError(f"model signature {sig_path.name} is not a model-signing bundle")
-    vm = doc.get("verificationMaterial") or {}
+
+    def _get(d: Any, key: str) -> Any:
+        return d.get(key) if isinstance(d, dict) else None
+
+    vm = _get(doc, "verificationMaterial")
     signer: str | None = None
-    hint = (vm.get("publicKey") or {}).get("hint")
-    certs = (vm.get("x509CertificateChain") or {}).get("certificates") or []
-    cert = (vm.get("certificate") or {}).get("rawBytes") or (certs[0].get("rawBytes") if certs else None)
+    hint = _get(_get(vm, "publicKey"), "hint")
+    certs = _get(_get(vm, "x509CertificateChain"), "certificates")
+    first = certs[0] if isinstance(certs, list) and certs else None
+    cert = _get(_get(vm, "certificate"), "rawBytes") or _get(first, "rawBytes")
+    if not isinstance(hint, str):
+        hint = None
+    if not isinstance(cert, str):
+        cert = None
     if hint:
         signer = f"key sha256:{hint}"
     elif cert:

@@ -198,6 +198,9 @@ class BundleIdentity(_Model):
     model_format: str | None = None
     model_type: str | None = None
     files: list[FileDigest] = Field(default_factory=list)
+    manifest_sha256: str | None = Field(
+        None, description="sha256 of the bundle's trustaudit.yaml as audited (which files are the model and data, "
+        "the favourable label, the protected groups); None in memory and in reports before 1.2 of trustaudit")
     n_rows: int
     label: str
     favorable_label: str

@@ -197,7 +197,17 @@ def _model_signature(ctx: AuditContext, spec: LineageSpec, params: IntegrityPara
         for p, what in ((sig_path, "signature file"), (model_path, "signed model")):
             if not p.exists():
                 raise TrustAuditError(f"the {what} {p.name} is not in the bundle")
+        audited_rel = manifest_model.path if manifest_model is not None else None
+        audited = ctx.bundle.resolve(audited_rel, "model.path") if audited_rel is not None else None
+        if audited is not None and audited != model_path and model_path not in audited.parents:
+            # a genuine signature of another file proves nothing about the model this audit loaded
+            raise TrustAuditError(f"the signature covers {model_rel}, not the audited model {audited_rel}"
+                                  " (model.path): sign the audited model")
         out.signer, out.files = read_model_signature(sig_path)
+        if audited is not None and model_path.is_dir() and out.files:
+            inner = audited.relative_to(model_path).as_posix()
+            if inner not in out.files:
+                raise TrustAuditError(f"the signature of {model_rel} does not list the audited model {inner}")
         chain = tuple(Path(c).expanduser() for c in params.model_certificate_chain)
         key: Path | None = None
         if ref.method == "certificate":
