@@ -6,6 +6,11 @@ refit is decided by a count, the refit's *work* = training rows x input columns 
 ``n_estimators`` / ``max_iter`` among the estimator's parameters, 1 when it has none), against ``refit_max_work``.
 ``refit_time_budget_s`` is only a safety stop: a fit cannot be interrupted, so a refit that ran past it is
 reported with every refit metric not judged and a warning, never as a normal result.
+
+Other tasks: a multiclass model is compared on its arg-max class (label agreement) and on every class's
+probability (largest |difference|); a regressor on its predicted values: the largest and the mean |difference|
+in the target's unit, and the largest over the standard deviation of the target on the evaluation data
+(``*_value_max_diff_sd``, scale-free for rubric bounds).
 """
 
 from __future__ import annotations
@@ -84,6 +89,7 @@ class ReproducibilityCheck(Check):
     )
     Params = ReproducibilityParams
     requires = frozenset({"model"})
+    tasks = frozenset({"binary-classification", "multiclass-classification", "regression"})
 
     metrics = (
         MetricSpec("reload_label_agreement",
@@ -98,9 +104,24 @@ class ReproducibilityCheck(Check):
         MetricSpec("refit_max_abs_diff",
                    "Largest change of a probability after refitting (no value without scores)",
                    direction="lower_is_better", unit="probability"),
+        # regressors: predicted values
+        MetricSpec("reload_value_max_diff", "Regressor: largest |change of a predicted value| after reloading the "
+                   "model file (target units)", direction="lower_is_better"),
+        MetricSpec("reload_value_mean_diff", "Regressor: mean |change of a predicted value| after reloading the "
+                   "model file (target units)", direction="lower_is_better"),
+        MetricSpec("reload_value_max_diff_sd", "Regressor: reload_value_max_diff over the standard deviation of the "
+                   "target (evaluation data)", direction="lower_is_better"),
+        MetricSpec("refit_value_max_diff", "Regressor: largest |change of a predicted value| after refitting "
+                   "(target units)", direction="lower_is_better"),
+        MetricSpec("refit_value_mean_diff", "Regressor: mean |change of a predicted value| after refitting "
+                   "(target units)", direction="lower_is_better"),
+        MetricSpec("refit_value_max_diff_sd", "Regressor: refit_value_max_diff over the standard deviation of the "
+                   "target (evaluation data)", direction="lower_is_better"),
     )
 
     def run(self, ctx: AuditContext, params: ReproducibilityParams) -> CheckOutput:
+        if ctx.task != "binary-classification":
+            return self._run_task(ctx, params)
         conf = params.confidence
         idx = ctx.sample(params.sample_size, "lineage.reproducibility")
         Xs = ctx.X.iloc[idx]
@@ -223,10 +244,13 @@ class ReproducibilityCheck(Check):
             refit = clone(est).fit(X, y)
             fit_s = time.perf_counter() - t0
             idx = ctx.sample(params.refit_sample_size, "lineage.reproducibility:refit")
-            proba = refit.predict_proba(ctx.X.iloc[idx])
+            Xr = ctx.X.iloc[idx]
+            proba = refit.predict(Xr) if ctx.task == "regression" else refit.predict_proba(Xr)
             caught = list(rec)
         for w in caught[:3]:
             warn.append(f"refit: {w.category.__name__}: {str(w.message).splitlines()[0]}")
+        if ctx.task != "binary-classification":
+            return refit, idx, fit_s, budget  # type: ignore[return-value]  # compared by _run_task
         classes = [str(c) for c in refit.classes_]
         orig = [str(c) for c in ctx.model.classes]
         if classes != orig:
@@ -237,6 +261,120 @@ class ReproducibilityCheck(Check):
         scores = ctx.scores
         max_diff = float(np.max(np.abs(proba[:, fav] - scores[idx]))) if scores is not None and len(idx) else None
         return agree, len(idx), max_diff, fit_s, budget
+
+    # -- multiclass and regression ------------------------------------------------------------------------
+    def _run_task(self, ctx: AuditContext, params: ReproducibilityParams) -> CheckOutput:
+        """Multiclass (class agreement, every class's probability) and regression (predicted values)."""
+        conf = params.confidence
+        regression = ctx.task == "regression"
+        idx = ctx.sample(params.sample_size, "lineage.reproducibility")
+        Xs = ctx.X.iloc[idx]
+        metrics: list[Metric] = []
+        rows: list[list[object]] = []
+        notes: list[str] = []
+        warn: list[str] = []
+        evidence: dict[str, Any] = {"task": ctx.task}
+        sd = float(np.std(np.asarray(ctx.target, dtype=float), ddof=1)) if regression and ctx.n_rows > 1 else None
+        if regression:
+            evidence["target_sd"] = sd
+        names = np.asarray(ctx.classes, dtype=object) if not regression else None
+
+        def output(model: Any, X: Any) -> np.ndarray:
+            return np.asarray(model.predict_values(X) if regression else model.predict_proba(X), dtype=float)
+
+        def audited(at: np.ndarray) -> np.ndarray:
+            if regression:
+                return np.asarray(ctx.prediction, dtype=float)[at]
+            proba = ctx.class_proba
+            assert proba is not None
+            return np.asarray(proba[at], dtype=float)
+
+        def compare(stage: str, outs: list[np.ndarray], at: np.ndarray, how: str, fields: dict[str, Any]) -> str:
+            ref = audited(at)
+            n = len(at)
+            if regression:
+                d = np.max(np.abs(np.vstack([o - ref for o in outs])), axis=0) if n else np.zeros(0)
+                mx = float(d.max()) if n else 0.0
+                mean = float(d.mean()) if n else 0.0
+                rel = mx / sd if sd else None
+                metrics.append(Metric(name=f"{stage}_value_max_diff", value=mx, n=n, subject=how, **fields))
+                metrics.append(Metric(name=f"{stage}_value_mean_diff", value=mean, n=n, subject=how, **fields))
+                f2 = dict(fields)
+                if rel is None:
+                    f2 = {"judged": False, "note": "the target is constant: no scale"}
+                metrics.append(Metric(name=f"{stage}_value_max_diff_sd", value=rel, n=n, subject=how, **f2))
+                rows.append([stage, how, n, None, mx, mean])
+                return f"{stage}: max |Δ prediction| {mx:.3g} ({(rel or 0.0):.2g} sd of the target) on {n} rows"
+            assert names is not None
+            labels = [names[o.argmax(axis=1)] for o in outs]
+            same = np.ones(n, dtype=bool)
+            for lab in labels:
+                same &= lab == ctx.prediction[at]
+            mx = float(max(np.max(np.abs(o - ref)) for o in outs)) if n else 0.0
+            if stage == "reload" and len(outs) == 2 and n:
+                mx = max(mx, float(np.max(np.abs(outs[0] - outs[1]))))
+            k = int(same.sum())
+            metrics.append(rate_metric(f"{stage}_label_agreement", k, n, conf, **(fields or {
+                "note": f"{how}: arg-max class against the audited predictions"})))
+            metrics.append(Metric(name=f"{stage}_max_abs_diff", value=mx, n=n, unit="probability", **fields))
+            rows.append([stage, how, n, k / n if n else None, mx, None])
+            return f"{stage}: {k / n if n else 0.0:.1%} identical classes, max |Δp| {mx:.2g} on {n} rows"
+
+        # 1. load twice and compare both with the audit
+        if ctx.bundle.root is not None and ctx.bundle.manifest.model is not None:
+            first, second = _reload(ctx), _reload(ctx)
+            how = "two fresh loads of the model file"
+        else:
+            first = second = ctx.model
+            how = "the in-memory model, predicted twice"
+        parts = [compare("reload", [output(first, Xs), output(second, Xs)], idx, how, {})]
+        evidence["reload"] = {"rows": len(idx), "how": how}
+
+        # 2. refit a clone on the training data
+        reason = self._refit_not_applicable(ctx, params)
+        refit_names = (["refit_value_max_diff", "refit_value_mean_diff", "refit_value_max_diff_sd"] if regression
+                       else ["refit_label_agreement", "refit_max_abs_diff"])
+        if reason is None:
+            out = self._refit(ctx, params, warn)
+            if isinstance(out, str):
+                reason = out
+            else:
+                refit, at, fit_s, work = out  # type: ignore[misc]
+                if not regression and [str(c) for c in refit.classes_] != [str(c) for c in ctx.model.classes]:
+                    reason = (f"the refitted model has classes {[str(c) for c in refit.classes_]}, the audited one "
+                              f"{[str(c) for c in ctx.model.classes]}")
+                else:
+                    fields: dict[str, Any] = {}
+                    if fit_s > params.refit_time_budget_s:
+                        fields = {"judged": False, "note": f"not judged: stopped early after {fit_s:.1f} s (the "
+                                  f"refit ran past the refit_time_budget_s = {params.refit_time_budget_s:g} s "
+                                  "safety stop)"}
+                        warn.append(f"refit ran {fit_s:.1f} s, past the {params.refit_time_budget_s:g} s safety "
+                                    "stop (refit_time_budget_s): refit metrics are reported, not judged")
+                    Xr = ctx.X.iloc[at]
+                    o = np.asarray(refit.predict(Xr) if regression else refit.predict_proba(Xr), dtype=float)
+                    parts.append(compare("refit", [o], at, "clone fitted on the training data", fields))
+                    evidence["refit"] = {"rows_compared": len(at), **work, "fit_elapsed_s": round(fit_s, 3),
+                                         "stopped_early": bool(fields)}
+                    self._version_note(ctx, warn)
+        if reason is not None:
+            for name in refit_names:
+                metrics.append(Metric(name=name, value=None, judged=False, note=f"refit skipped: {reason}"))
+            notes.append(f"refit skipped: {reason}")
+            rows.append(["refit", f"skipped: {reason}", None, None, None, None])
+            evidence["refit"] = {"skipped": reason}
+            parts.append(notes[-1])
+        columns = (["test", "how", "rows", "label agreement", "max |Δ prediction|", "mean |Δ prediction|"]
+                   if regression else ["test", "how", "rows", "class agreement", "max |Δp| (any class)", ""])
+        if not regression:
+            columns = columns[:5]
+            rows = [r[:5] for r in rows]
+        else:
+            columns = [c for i, c in enumerate(columns) if i != 3]
+            rows = [[v for i, v in enumerate(r) if i != 3] for r in rows]
+        return CheckOutput(metrics=metrics, summary="; ".join(parts),
+                           tables=[Table(title="Reproducibility", columns=columns, rows=rows)],
+                           evidence=evidence, warnings=warn)
 
     @staticmethod
     def _version_note(ctx: AuditContext, warn: list[str]) -> None:

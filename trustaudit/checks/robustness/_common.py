@@ -14,6 +14,32 @@ if TYPE_CHECKING:
     from trustaudit.context import AuditContext
 
 
+MULTICLASS = "multiclass-classification"
+
+
+def predicted_labels(ctx: AuditContext, space: Any, Z: np.ndarray, base: np.ndarray, *,
+                     full_model: bool) -> np.ndarray:
+    """The label a model predicts for rows ``Z`` of an attack space (``base``: their evaluation rows): 1/0 for the
+    favourable label (binary-classification, as ``space.predict_fav``), or the index of the arg-max class in the
+    model's class order (multiclass-classification). ``full_model``: the real model on the decoded DataFrame,
+    else the space's fast path. A change of this label is what counts as a flip: untargeted for multiclass."""
+    if ctx.task == MULTICLASS:
+        if not len(Z):
+            return np.zeros(0, dtype=np.int64)
+        proba = space.full_model_proba(Z, base) if full_model else space.predict_proba(Z, base)
+        return np.asarray(proba.argmax(axis=1), dtype=np.int64)
+    return np.asarray(space.predict_fav_model(Z, base) if full_model else space.predict_fav(Z, base))
+
+
+def audit_labels(ctx: AuditContext, idx: np.ndarray) -> np.ndarray:
+    """The audit's own predicted labels of evaluation rows ``idx``, coded as :func:`predicted_labels` codes them."""
+    if ctx.task == MULTICLASS:
+        proba = ctx.class_proba
+        assert proba is not None  # a model is required, and a multiclass model gives probabilities
+        return np.asarray(proba[idx].argmax(axis=1), dtype=np.int64)
+    return np.asarray(ctx.y_pred[idx])
+
+
 def binary_groups(ctx: AuditContext) -> list[Any]:
     """One privileged-vs-unprivileged comparison per protected attribute (same labels as the fairness checks)."""
     if not ctx.bundle.manifest.protected:

@@ -22,6 +22,11 @@ integers integers, values inside the observed range, changes within the budget) 
 Only rows the model classifies correctly are attacked; a row counts as broken at budget eps when a valid
 adversarial row within eps was found. The decision-based attacks return a minimal perturbation per row, from
 which the whole curve follows (broken at eps <=> minimal perturbation <= eps).
+
+Multiclass models (``task: multiclass-classification``): success is untargeted, any change of the arg-max class
+away from the true class. The labels are class indices in the model's order (one-hot over every class for FGSM and
+PGD), the search lowers ``p(true) - max p(other)``, and every adversarial row is confirmed by the full model as
+not predicting the true class. HopSkipJump (``method: blackbox``) stays binary-only.
 """
 
 from __future__ import annotations
@@ -36,7 +41,15 @@ from pydantic import Field, field_validator
 
 from trustaudit.checks.base import Check, CheckOutput, CheckParams, MetricSpec
 from trustaudit.checks.robustness import _art
-from trustaudit.checks.robustness._common import fmt, group_metrics, stop_note, write_curve_svg
+from trustaudit.checks.robustness._common import (
+    MULTICLASS,
+    audit_labels,
+    fmt,
+    group_metrics,
+    predicted_labels,
+    stop_note,
+    write_curve_svg,
+)
 from trustaudit.checks.robustness.constraints import TabularSpace
 from trustaudit.checks.robustness.search import search_attack
 from trustaudit.checks.robustness.spaces import build_space
@@ -152,6 +165,8 @@ class AdversarialRobustnessCheck(Check):
                    "median smallest perturbation found; per-group rates at one budget.")
     Params = AdversarialParams
     requires = frozenset({"model"})
+    #: multiclass: untargeted success (the arg-max class moves away from the true class)
+    tasks = frozenset({"binary-classification", "multiclass-classification"})
 
     metrics = (
         MetricSpec("clean_accuracy",
@@ -213,7 +228,7 @@ class AttackRun:
     method: Method
     idx: np.ndarray  # evaluation rows of the sample
     Z0: np.ndarray  # their clean encoding
-    y: np.ndarray  # true labels (1 = favourable)
+    y: np.ndarray  # true labels (1 = favourable; multiclass: class index in the model's order, -1 if unknown)
     correct: np.ndarray  # clean prediction == label
     mismatches: int  # clean predictions through the space that differ from the audit's
     result: _AttackResult
@@ -234,6 +249,8 @@ def _attack(ctx: AuditContext, p: AdversarialParams, deadline: float) -> AttackR
     method = choose_method(space, p.method)
     idx = attack_sample(ctx, p, method)
     Z0 = space.encode(idx)
+    if ctx.task == MULTICLASS:
+        return _attack_multiclass(ctx, p, deadline, space, method, idx, Z0)
     y = ctx.y_true[idx].astype(np.int8)
     pred0 = space.predict_fav(Z0, idx)
     mismatches = int((pred0 != ctx.y_pred[idx]).sum())
@@ -259,6 +276,39 @@ def _attack(ctx: AuditContext, p: AdversarialParams, deadline: float) -> AttackR
     return AttackRun(space, method, idx, Z0, y, correct, mismatches, res)
 
 
+def _class_codes(ctx: AuditContext, rows: np.ndarray | None = None) -> np.ndarray:
+    """Multiclass: the true class of evaluation rows as its index in the model's class order (-1: a class the
+    model does not predict)."""
+    codes = {c: i for i, c in enumerate(ctx.classes)}
+    target = ctx.target if rows is None else ctx.target[rows]
+    return np.asarray([codes.get(t, -1) for t in target], dtype=np.int64)
+
+
+def _attack_multiclass(ctx: AuditContext, p: AdversarialParams, deadline: float, space: TabularSpace,
+                       method: Method, idx: np.ndarray, Z0: np.ndarray) -> AttackRun:
+    """:func:`_attack` of a multiclass model: labels are class indices, success is any other arg-max class."""
+    if method == "blackbox":
+        raise SkipCheck("method 'blackbox' (HopSkipJump) is for binary classifiers; a multiclass model is "
+                        "attacked with method: auto, gradient, tree or search")
+    y = _class_codes(ctx, idx)
+    pred0 = predicted_labels(ctx, space, Z0, idx, full_model=False)
+    mismatches = int((pred0 != audit_labels(ctx, idx)).sum())
+    exact = space.fast_is_exact
+    if mismatches and not exact:
+        pred0 = predicted_labels(ctx, space, Z0, idx, full_model=True)
+        exact = bool((pred0 != predicted_labels(ctx, space, Z0, idx, full_model=False)).any())
+    correct = pred0 == y
+    label_idx = np.where(y >= 0, y, 0).astype(int)  # rows with an unknown class are never correct: not attacked
+    if method == "gradient":
+        res = _gradient_attack(space, idx, Z0, label_idx, correct, p, deadline, exact)
+    elif method == "tree":
+        res = _tree_attack(space, idx, Z0, label_idx, correct, p, exact)
+    else:
+        res = _search_attack(ctx, space, idx, Z0, label_idx, correct, p, deadline, exact)
+    res.evidence["success"] = "untargeted: the arg-max class moves away from the true class"
+    return AttackRun(space, method, idx, Z0, y, correct, mismatches, res)
+
+
 #: Default sample sizes (``n_samples: None``): white-box attacks cost little per row; the search is grown from
 #: here to ``target_half_width``.
 WHITE_BOX_ROWS = 20000
@@ -279,7 +329,8 @@ def attack_sample(ctx: AuditContext, p: AdversarialParams, method: str) -> np.nd
     if p.target_half_width is None:
         return idx
     need = rows_for_half_width(p.target_half_width, p.confidence)
-    ok = np.asarray(ctx.y_pred) == np.asarray(ctx.y_true)
+    ok = (np.asarray(ctx.prediction) == np.asarray(ctx.target)) if ctx.task == MULTICLASS else \
+        (np.asarray(ctx.y_pred) == np.asarray(ctx.y_true))
     while len(idx) < ctx.n_rows:
         have = int(ok[idx].sum())
         if have >= need:
@@ -289,8 +340,20 @@ def attack_sample(ctx: AuditContext, p: AdversarialParams, method: str) -> np.nd
     return idx
 
 
+def _multiclass(space: TabularSpace) -> bool:
+    return space._ctx.task == MULTICLASS
+
+
 def _scorer(space: TabularSpace, exact: bool) -> Any:
+    if _multiclass(space):
+        ctx = space._ctx
+        return lambda Z, base: predicted_labels(ctx, space, Z, base, full_model=exact)
     return space.predict_fav_model if exact else space.predict_fav
+
+
+def _full_scorer(space: TabularSpace) -> Any:
+    """The full model's label (favourable 1/0, or the arg-max class index of a multiclass model)."""
+    return _scorer(space, True) if _multiclass(space) else space.predict_fav_model
 
 
 def _verify(space: TabularSpace, Z: np.ndarray, base: np.ndarray, labels: np.ndarray) -> int:
@@ -298,6 +361,13 @@ def _verify(space: TabularSpace, Z: np.ndarray, base: np.ndarray, labels: np.nda
     if not len(Z):
         return 0
     return int((space.predict_fav_model(Z, base) != labels).sum())
+
+
+def _verify_multiclass(space: TabularSpace, Z: np.ndarray, base: np.ndarray, truth: np.ndarray) -> int:
+    """Multiclass: adversarial rows (by the fast path) that the full model still gives their true class."""
+    if not len(Z):
+        return 0
+    return int((predicted_labels(space._ctx, space, Z, base, full_model=True) == truth).sum())
 
 
 # -- attacks ----------------------------------------------------------------------------------------------
@@ -318,9 +388,10 @@ def _gradient_attack(space: TabularSpace, idx: np.ndarray, Z0: np.ndarray, label
     mask = space.mutable.astype(np.float32)
     rows = np.flatnonzero(correct)
     xc = Z0[rows].astype(np.float32)
-    yc = _one_hot(label_idx[rows])
+    mc = _multiclass(space)
+    yc = _one_hot(label_idx[rows], len(space._ctx.classes) if mc else 2)
     n = len(idx)
-    truth = (label_idx == space._ctx.favorable_index).astype(np.int8)
+    truth = label_idx.astype(np.int64) if mc else (label_idx == space._ctx.favorable_index).astype(np.int8)
     res = _AttackResult(broken={}, evaluated=np.ones(n, dtype=bool), adv={})
     res.curves = {"FGSM": {}, "PGD": {}}
     res.projected = {"FGSM": {}, "PGD": {}}
@@ -347,10 +418,14 @@ def _gradient_attack(space: TabularSpace, idx: np.ndarray, Z0: np.ndarray, label
     checked = _verified_rows(res)
     Zc = np.vstack([res.adv[b][r] for b, r in checked]) if checked else np.zeros((0, Z0.shape[1]))
     base = np.concatenate([idx[r] for _, r in checked]) if checked else np.zeros(0, dtype=int)
-    labels = np.concatenate([1 - truth[r] for _, r in checked]) if checked else np.zeros(0, dtype=np.int8)
-    bad = 0 if exact else _verify(space, Zc, base, labels)
+    if mc:
+        true_c = np.concatenate([truth[r] for _, r in checked]) if checked else np.zeros(0, dtype=np.int64)
+        bad = 0 if exact else _verify_multiclass(space, Zc, base, true_c)
+    else:
+        labels = np.concatenate([1 - truth[r] for _, r in checked]) if checked else np.zeros(0, dtype=np.int8)
+        bad = 0 if exact else _verify(space, Zc, base, labels)
     if bad:
-        _score_gradient(space, idx, Z0, rows, truth, pending, res, space.predict_fav_model)
+        _score_gradient(space, idx, Z0, rows, truth, pending, res, _full_scorer(space))
     res.scoring = {"scored_by": "full model" if exact or bad else space.fast_path_name,
                    "adversarial_rows_verified_by_full_model": len(Zc), "disagreements": bad,
                    "rescored_by_full_model": bool(exact or bad)}
@@ -430,9 +505,12 @@ def _finish_verified(space: TabularSpace, candidates: dict[int, list[np.ndarray]
     bad = 0
     if chosen and not exact:
         rows = np.array([r for r, _ in chosen])
-        bad = _verify(space, np.vstack([z for _, z in chosen]), idx[rows], 1 - pred_label[rows])
+        if _multiclass(space):
+            bad = _verify_multiclass(space, np.vstack([z for _, z in chosen]), idx[rows], pred_label[rows])
+        else:
+            bad = _verify(space, np.vstack([z for _, z in chosen]), idx[rows], 1 - pred_label[rows])
         if bad:
-            found = _finish_decisions(space, candidates, Z0, idx, pred_label, space.predict_fav_model)
+            found = _finish_decisions(space, candidates, Z0, idx, pred_label, _full_scorer(space))
     return found, {"scored_by": "full model" if exact or bad else space.fast_path_name,
                    "adversarial_rows_verified_by_full_model": len(chosen), "disagreements": bad,
                    "rescored_by_full_model": bool(exact or bad)}
@@ -465,7 +543,7 @@ def _tree_attack(space: TabularSpace, idx: np.ndarray, Z0: np.ndarray, label_idx
     if len(rows):
         T_adv = art_attack.generate(space.model_values(Z0[rows], idx[rows]))
         Za = (np.asarray(T_adv, dtype=np.float64) - space.mean) / space.scale
-        pred_label = (label_idx == space._ctx.favorable_index).astype(np.int8)
+        pred_label = label_idx if _multiclass(space) else (label_idx == space._ctx.favorable_index).astype(np.int8)
         found, res.scoring = _finish_verified(space, {int(r): [za] for r, za in zip(rows, Za)}, Z0, idx,
                                               pred_label, exact)
         for r, (z, d) in found.items():
@@ -501,7 +579,7 @@ def _search_attack(ctx: AuditContext, space: TabularSpace, idx: np.ndarray, Z0: 
         z = Z0[rows[j]].copy()
         z[mut] = sr.points[j]
         pending[int(rows[j])] = [z]
-    pred_label = (label_idx == ctx.favorable_index).astype(np.int8)
+    pred_label = label_idx if _multiclass(space) else (label_idx == ctx.favorable_index).astype(np.int8)
     found, res.scoring = _finish_verified(space, pending, Z0, idx, pred_label, exact)
     best: dict[int, np.ndarray] = {}
     lost = 0
@@ -924,6 +1002,15 @@ def _examples(ctx: AuditContext, space: TabularSpace, idx: np.ndarray, Z0: np.nd
     Za = res.adv[gb][sel]
     df = space.decode(Za, idx[sel])
     orig = ctx.X.iloc[idx[sel]]
+    if ctx.task == MULTICLASS:
+        names = list(ctx.classes)
+        after_c = predicted_labels(ctx, space, Za, idx[sel], full_model=True)
+        for r, i in enumerate(sel):
+            changes = [f"{col}: {orig.iloc[r][col]} -> {df.iloc[r][col]}"
+                       for col in space.changed_columns(Za[r:r + 1], Z0[i:i + 1])[0]
+                       if str(orig.iloc[r][col]) != str(df.iloc[r][col])]
+            rows.append([int(idx[i]), "; ".join(changes), f"{ctx.prediction[idx[i]]} -> {names[int(after_c[r])]}"])
+        return rows
     fav = ctx.favorable_index
     labels = [str(c) for c in ctx.model.classes]
     for r, i in enumerate(sel):

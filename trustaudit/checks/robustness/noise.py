@@ -8,7 +8,8 @@ Two kinds of perturbation of a seeded sample of valid rows (see :mod:`.constrain
 * **Random category changes**: in each row, ``categorical_changes`` mutable categorical columns take a different
   category, drawn with the frequencies observed in the evaluation data.
 
-The flip rate is the fraction of rows whose predicted label differs from the clean prediction (Wilson interval),
+The flip rate is the fraction of rows whose predicted label differs from the clean prediction (Wilson interval;
+for a multiclass model any change of the arg-max class counts, untargeted),
 per level, under the random category changes, per categorical column (table) and per protected group (with the
 gap between groups). What is computed is fixed by the parameters and the seed (one perturbed copy of the sample
 per level and per categorical column); ``time_budget_s`` is only a safety stop, and a run that hits it judges
@@ -25,7 +26,14 @@ from pydantic import Field, field_validator
 
 from trustaudit.checks.base import Check, CheckOutput, CheckParams, MetricSpec
 from trustaudit.checks.robustness import _art
-from trustaudit.checks.robustness._common import fmt, group_metrics, stop_note, write_curve_svg
+from trustaudit.checks.robustness._common import (
+    audit_labels,
+    fmt,
+    group_metrics,
+    predicted_labels,
+    stop_note,
+    write_curve_svg,
+)
 from trustaudit.checks.robustness.constraints import TabularSpace
 from trustaudit.checks.robustness.spaces import build_space
 from trustaudit.checks.robustness.stats import max_half_width, rate_metric
@@ -130,6 +138,8 @@ class NoiseRobustnessCheck(Check):
                    "values, on valid rows; per categorical column (table) and per protected group.")
     Params = NoiseParams
     requires = frozenset({"model"})
+    #: multiclass: a flip is any change of the arg-max class (untargeted)
+    tasks = frozenset({"binary-classification", "multiclass-classification"})
 
     metrics = (
         MetricSpec("flip_rate",
@@ -199,19 +209,20 @@ class NoiseRobustnessCheck(Check):
         allZ = np.vstack([z for _, _, z in perturbed])
         base = np.tile(idx, len(perturbed))
         exact = space.fast_is_exact
-        preds = (space.predict_fav_model if exact else space.predict_fav)(allZ, base).reshape(len(perturbed), n)
+        preds = predicted_labels(ctx, space, allZ, base, full_model=exact).reshape(len(perturbed), n)
         flipped = (preds[1:] != preds[0]).ravel()
         bad = 0
         if not exact:
             check = np.concatenate([np.arange(n), np.flatnonzero(flipped) + n])  # clean rows + flipped rows
-            bad = int((space.predict_fav_model(allZ[check], base[check]) != preds.ravel()[check]).sum())
+            bad = int((predicted_labels(ctx, space, allZ[check], base[check], full_model=True)
+                       != preds.ravel()[check]).sum())
             if bad:
-                preds = space.predict_fav_model(allZ, base).reshape(len(perturbed), n)
+                preds = predicted_labels(ctx, space, allZ, base, full_model=True).reshape(len(perturbed), n)
         scoring = {"scored_by": "full model" if exact or bad else space.fast_path_name,
                    "flipped_rows_verified_by_full_model": int(flipped.sum()), "disagreements": bad,
                    "rescored_by_full_model": bool(exact or bad)}
         clean = preds[0]
-        mismatches = int((clean != ctx.y_pred[idx]).sum())
+        mismatches = int((clean != audit_labels(ctx, idx)).sum())
         metrics: list[Metric] = []
         rows: list[list[Any]] = []
         flips: dict[float, np.ndarray] = {}
@@ -316,5 +327,8 @@ class NoiseRobustnessCheck(Check):
             "time_budget_s": p.time_budget_s,
             "seed": ctx.seed,
         }
+        if ctx.task == "multiclass-classification":
+            evidence["flip"] = "any change of the arg-max class (untargeted)"
+            evidence["classes"] = list(ctx.classes)
         return CheckOutput(metrics=metrics, summary=summary, tables=tables, evidence=evidence,
                            artifacts=artifacts, warnings=warnings)

@@ -10,6 +10,11 @@ nothing scores 0.5; the check reports the attack's accuracy (Wilson interval), i
 TPR - FPR (Newcombe interval), and the model's accuracy on both samples (the generalisation gap that membership
 inference exploits). What is computed is fixed by the parameters and the seed; ``time_budget_s`` is only a safety
 stop.
+
+Other tasks: a multiclass model is attacked the same way (every class's probability plus the true class, ART's
+``nb_classes`` = the model's classes); a regressor with ART's ``input_type="loss"`` (the only input ART accepts for a
+regressor: the squared error of the prediction, ``BlackBoxRegressor``'s default loss, plus the true value), and
+its generalisation gap is reported as the RMSE on both samples instead of the accuracy.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from trustaudit.checks.robustness._common import fmt, stop_note
 from trustaudit.checks.robustness.stats import difference_metric, max_half_width, rate_metric
 from trustaudit.context import AuditContext
 from trustaudit.errors import SkipCheck
-from trustaudit.results import Table
+from trustaudit.results import Metric, Table
 
 
 class MembershipParams(CheckParams):
@@ -56,6 +61,8 @@ def membership_inputs(ctx: AuditContext, n_samples: int, purpose: str) -> dict[s
     missing = [c for c in ctx.feature_columns if c not in train.columns]
     if missing:
         raise SkipCheck(f"the training data lacks model input columns: {', '.join(missing[:5])}")
+    if ctx.task != "binary-classification":
+        return _task_inputs(ctx, train, label, n_samples, purpose)
     y_train = encode_labels(train[label], ctx.bundle.spec.favorable_label, "training label")
     n = min(n_samples, len(train), ctx.n_rows)
     rng = ctx.rng(f"{purpose}:members")
@@ -82,6 +89,49 @@ def membership_inputs(ctx: AuditContext, n_samples: int, purpose: str) -> dict[s
     }
 
 
+def _task_inputs(ctx: AuditContext, train: Any, label: str, n_samples: int, purpose: str) -> dict[str, Any]:
+    """:func:`membership_inputs` of a multiclass model (class probabilities, label = class index in the model's
+    order) or a regressor (the predicted value per row, 1-D, label = the true value)."""
+    from trustaudit.bundle.loader import label_texts, numeric_column
+
+    regression = ctx.task == "regression"
+    if regression:
+        y_all: np.ndarray = numeric_column(train[label], "training label", "task regression needs a numeric target")
+    else:
+        texts = label_texts(train[label], "training label")
+        codes = {c: i for i, c in enumerate(ctx.classes)}
+        unknown = sorted({t for t in texts if t not in codes})
+        if unknown:
+            raise SkipCheck(f"the training labels hold classes the model does not predict: {', '.join(unknown[:5])}")
+        y_all = np.asarray([codes[t] for t in texts], dtype=np.int64)
+    n = min(n_samples, len(train), ctx.n_rows)
+    rng = ctx.rng(f"{purpose}:members")
+    members = np.sort(rng.choice(len(train), size=n, replace=False))
+    nonmembers = ctx.sample(n, purpose)
+    t0 = time.perf_counter()
+    out_m = ctx.predict_output(train.iloc[members][ctx.feature_columns])
+    predict_s = time.perf_counter() - t0
+    if regression:
+        p_members = np.asarray(out_m, dtype=float).ravel()  # 1-D: ART's loss is (y - pred) ** 2 row by row
+        p_non = np.asarray(ctx.prediction, dtype=float)[nonmembers]
+        y_m, y_n = y_all[members], np.asarray(ctx.target, dtype=float)[nonmembers]
+    else:
+        p_members = np.asarray(out_m, dtype=float)
+        proba = ctx.class_proba
+        assert proba is not None
+        p_non = np.asarray(proba[nonmembers], dtype=float)
+        y_m = y_all[members]
+        codes_all = {c: i for i, c in enumerate(ctx.classes)}
+        y_n = np.asarray([codes_all.get(t, -1) for t in ctx.target[nonmembers]], dtype=np.int64)
+        if (y_n < 0).any():
+            raise SkipCheck("the evaluation labels hold classes the model does not predict")
+    return {
+        "members": members, "nonmembers": nonmembers, "p_members": p_members, "p_nonmembers": p_non,
+        "label_members": y_m, "label_nonmembers": y_n, "y_members": y_m, "y_nonmembers": y_n,
+        "predict_s": predict_s, "regression": regression, "nb_classes": 1 if regression else len(ctx.classes),
+    }
+
+
 def fold_ids(n: int, folds: int, rng: np.random.Generator) -> np.ndarray:
     """Fold of each of n rows: a seeded permutation dealt round-robin (fold sizes differ by at most one)."""
     out = np.empty(n, dtype=np.int64)
@@ -102,15 +152,22 @@ def run_attack(inputs: dict[str, Any], attack_model: str, folds: int, rng: np.ra
     inf_m = np.full(n_m, -1, dtype=np.int64)
     inf_n = np.full(n_n, -1, dtype=np.int64)
     stopped = False
-    dummy = art.estimators.classification.BlackBoxClassifier(
-        lambda x: np.zeros((len(x), 2)), input_shape=(1,), nb_classes=2)
+    regression = bool(inputs.get("regression", False))
+    input_type = "loss" if regression else "prediction"
+    dummy: Any
+    if regression:  # predictions are given; only its (default, squared-error) loss_from_predictions is used
+        dummy = art.estimators.regression.BlackBoxRegressor(lambda x: np.zeros(len(x)), input_shape=(1,))
+    else:
+        k = int(inputs.get("nb_classes", 2))
+        dummy = art.estimators.classification.BlackBoxClassifier(
+            lambda x: np.zeros((len(x), k)), input_shape=(1,), nb_classes=k)
     with _art.single_threaded():
         for f in range(folds):
             if deadline is not None and time.perf_counter() > deadline:
                 stopped = True
                 break
             attack = art.attacks.inference.membership_inference.MembershipInferenceBlackBox(
-                dummy, input_type="prediction", attack_model_type=attack_model)
+                dummy, input_type=input_type, attack_model_type=attack_model)
             model = attack.attack_model
             if model is not None and "random_state" in model.get_params():
                 model.set_params(random_state=seed)
@@ -139,6 +196,7 @@ class MembershipInferenceCheck(Check):
                    "the model's accuracy on both samples and their gap.")
     Params = MembershipParams
     requires = frozenset({"model", "training_data"})
+    tasks = frozenset({"binary-classification", "multiclass-classification", "regression"})
 
     metrics = (
         MetricSpec("membership_inference_accuracy",
@@ -153,6 +211,9 @@ class MembershipInferenceCheck(Check):
         MetricSpec("eval_accuracy", "Model accuracy on the evaluation sample", direction="higher_is_better"),
         MetricSpec("generalization_gap",
                    "Training accuracy minus evaluation accuracy (Newcombe)",
+                   direction="lower_is_better"),
+        MetricSpec("train_rmse", "Regressor: root mean squared error on the training sample (target units)"),
+        MetricSpec("eval_rmse", "Regressor: root mean squared error on the evaluation sample (target units)",
                    direction="lower_is_better"),
     )
 
@@ -181,26 +242,41 @@ class MembershipInferenceCheck(Check):
         tpr = rate_metric("membership_tpr", tp, nm, level, subject="members flagged as members")
         fpr = rate_metric("membership_fpr", fp, nn, level, subject="non-members flagged as members")
         y_m, y_n = inputs["y_members"], inputs["y_nonmembers"]
-        fav = ctx.favorable_index
-        pred_m = (inputs["p_members"].argmax(axis=1) == fav).astype(int)
-        pred_n = (inputs["p_nonmembers"].argmax(axis=1) == fav).astype(int)
-        k_tr, k_ev = int((pred_m == y_m).sum()), int((pred_n == y_n).sum())
-        acc_tr = rate_metric("train_accuracy", k_tr, len(y_m), level, subject="training sample (members)")
-        acc_ev = rate_metric("eval_accuracy", k_ev, len(y_n), level, subject="evaluation sample (non-members)")
-        gap = difference_metric("generalization_gap", k_tr, len(y_m), k_ev, len(y_n), level,
-                                subject="train - eval accuracy")
+        regression = bool(inputs.get("regression", False))
+        fit_metrics: list[Any]
+        if regression:
+            rmse_tr = float(np.sqrt(np.mean((inputs["p_members"] - y_m) ** 2)))
+            rmse_ev = float(np.sqrt(np.mean((inputs["p_nonmembers"] - y_n) ** 2)))
+            fit_metrics = [Metric(name="train_rmse", value=rmse_tr, n=len(y_m), subject="training sample (members)"),
+                           Metric(name="eval_rmse", value=rmse_ev, n=len(y_n),
+                                  subject="evaluation sample (non-members)")]
+            fit_text = f"train/eval RMSE {rmse_tr:.4g}/{rmse_ev:.4g}"
+        else:
+            if ctx.task == "binary-classification":
+                fav = ctx.favorable_index
+                pred_m = (inputs["p_members"].argmax(axis=1) == fav).astype(int)
+                pred_n = (inputs["p_nonmembers"].argmax(axis=1) == fav).astype(int)
+            else:  # multiclass: the arg-max class index against the true class index
+                pred_m = inputs["p_members"].argmax(axis=1)
+                pred_n = inputs["p_nonmembers"].argmax(axis=1)
+            k_tr, k_ev = int((pred_m == y_m).sum()), int((pred_n == y_n).sum())
+            acc_tr = rate_metric("train_accuracy", k_tr, len(y_m), level, subject="training sample (members)")
+            acc_ev = rate_metric("eval_accuracy", k_ev, len(y_n), level, subject="evaluation sample (non-members)")
+            gap = difference_metric("generalization_gap", k_tr, len(y_m), k_ev, len(y_n), level,
+                                    subject="train - eval accuracy")
+            fit_metrics = [acc_tr, acc_ev, gap]
+            fit_text = f"train/eval accuracy {k_tr / len(y_m):.3f}/{k_ev / len(y_n):.3f}"
         from scipy.stats import binomtest
 
         pvalue = float(binomtest(correct, total, 0.5, alternative="greater").pvalue) if total else None
-        metrics = [acc, adv, tpr, fpr, acc_tr, acc_ev, gap]
+        metrics = [acc, adv, tpr, fpr, *fit_metrics]
         table = Table(title=f"Membership inference attack (every row held out, {p.folds}-fold cross-fitting)",
                       columns=["", "flagged member", "flagged non-member", "n"],
                       rows=[["members (training rows)", tp, nm - tp, nm],
                             ["non-members (evaluation rows)", fp, nn - fp, nn]])
         elapsed = time.perf_counter() - t0
         summary = (f"attack accuracy {correct / total:.3f} on {total} held-out rows (0.5 = guessing); "
-                   f"advantage {tp / nm - fp / nn:+.3f}; train/eval accuracy "
-                   f"{k_tr / len(y_m):.3f}/{k_ev / len(y_n):.3f}") if total else "no rows"
+                   f"advantage {tp / nm - fp / nn:+.3f}; {fit_text}") if total else "no rows"
         warnings: list[str] = []
         if r["stopped_early"]:
             summary += " (stopped early by the safety stop: not judged)"
@@ -212,7 +288,8 @@ class MembershipInferenceCheck(Check):
                             f"{ctx.n_rows}): the TPR and FPR can have 95% intervals up to +-{widest:.3f} wide")
         evidence = {
             "attack": {"class": "art.attacks.inference.membership_inference.MembershipInferenceBlackBox",
-                       "input_type": "prediction", "attack_model_type": p.attack_model, "uses_labels": True,
+                       "input_type": "loss" if regression else "prediction", "attack_model_type": p.attack_model,
+                       "uses_labels": True,
                        "attack_model_random_state": seed},
             "art_version": _art.art_version(),
             "n_members": len(inputs["members"]),

@@ -15,7 +15,8 @@ For each budget ``eps`` (ascending), over the rows not yet broken within ``eps``
    patterns; ``corners`` random patterns when there are more) and every single-feature move to ``+-eps``. On a
    monotone model (a linear one) the best corner is the optimal L-infinity attack, so the search finds what FGSM
    finds; the best candidate (lowest margin) of each row, or the best point of the previous budget, is its start;
-2. **random search** on the margin ``p(true class) - p(other class)`` (as in Square Attack, Andriushchenko et al.
+2. **random search** on the margin ``p(true class) - p(other class)`` (multiclass: the largest other class's
+   probability, an untargeted margin) (as in Square Attack, Andriushchenko et al.
    2020): each step proposes ``candidates`` rows per attacked row, each changing a random number of mutable
    features of the current point to a random face value (``+-eps``) or a uniform value in the box (a mutable
    categorical column, with ``categorical: free``, to a random observed category), and keeps the best one when
@@ -86,7 +87,12 @@ class _Problem:
         proba = self.space.predict_proba(Z, self.base[who])
         lab = self.label[who]
         r = np.arange(len(S))
-        margin = proba[r, lab] - proba[r, 1 - lab]
+        if proba.shape[1] == 2:
+            margin = proba[r, lab] - proba[r, 1 - lab]
+        else:  # multiclass, untargeted: p(true class) - the largest probability of any other class
+            other = proba.copy()
+            other[r, lab] = -np.inf
+            margin = proba[r, lab] - other.max(axis=1)
         return margin, proba.argmax(axis=1) != lab
 
 
