@@ -225,3 +225,22 @@ def test_ml_bom_names_the_task(tmp_path: Path) -> None:
         comps = [bom["metadata"].get("component", {}), *bom.get("components", [])]
         cards = [c["modelCard"] for c in comps if "modelCard" in c]
         assert cards and cards[0]["modelParameters"]["task"] == task
+
+
+@pytest.mark.parametrize(("run_name", "outputs"), [("reg_run", 1), ("mc_run", 3)])
+def test_task_shap_draws_an_importance_chart_per_output(run_name: str, outputs: int,
+                                                        request: pytest.FixtureRequest) -> None:
+    """One SVG per explained output (the regressor's value, each class), its bars the reported mean |SHAP|
+    (the largest feature first), and the HTML report shows each."""
+    out, _, rep = request.getfixturevalue(run_name)
+    shap = _check(rep, "explainability.task_shap")
+    arts = shap["artifacts"]
+    assert len(arts) == outputs and all(a["media_type"] == "image/svg+xml" for a in arts)
+    html = (out / "report.html").read_text()
+    for art, label in zip(arts, shap["evidence"]["outputs"]):
+        svg = (out / art["path"]).read_text()
+        assert f"Importance for {label}" in svg
+        mine = [m for m in shap["metrics"] if m["name"] == "mean_abs_shap" and m["class_label"] == label]
+        top = max(mine, key=lambda m: m["value"])["attribute"]
+        assert top in svg
+        assert art["path"] in html or art["title"] in html

@@ -31,7 +31,7 @@ from trustaudit import stats
 from trustaudit.checks.base import Check, CheckOutput, CheckParams, MetricSpec, SubjectField
 from trustaudit.context import AuditContext
 from trustaudit.errors import SkipCheck
-from trustaudit.results import Metric, Table
+from trustaudit.results import Artifact, Metric, Table
 
 __all__ = ["TaskShapCheck"]
 
@@ -220,15 +220,20 @@ class TaskShapCheck(Check):
         metrics: list[Metric] = []
         rows_out: list[list[Any]] = []
         rng = ctx.rng(self.id)
+        plotted: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # output -> (mean |SHAP|, low, high)
         for out, v in values.items():
             per_col = np.abs(v @ group)  # (rows, features): |sum of a column's transformed attributions|
             n = len(per_col)
             mean_abs = per_col.mean(axis=0)
             total = float(mean_abs.sum())
+            lows, highs = np.full(len(features), np.nan), np.full(len(features), np.nan)
+            plotted[out] = (mean_abs, lows, highs)
 
             for j, feat in enumerate(features):
                 col = per_col[:, j]
                 ci = stats.bootstrap_bca((col,), np.mean, p.bootstrap, rng, level) if p.bootstrap else None
+                if ci is not None:
+                    lows[j], highs[j] = ci.low, ci.high
                 metrics.append(Metric(name="mean_abs_shap", value=float(mean_abs[j]), ci=ci, n=n, attribute=feat,
                                       class_label=out, subject=f"{feat} [{out}]"))
                 sh = float(mean_abs[j] / total) if total > 0 else None
@@ -277,8 +282,10 @@ class TaskShapCheck(Check):
             rows_out += [[out, features[j], float(mean_abs[j]), float(mean_abs[j] / total) if total else None]
                          for j in order[:10]]
         top = {out: features[int(np.argmax(np.abs(v @ group).mean(axis=0)))] for out, v in values.items()}
+        artifacts = _importance_plots(ctx, features, protected, proxies, plotted, n, level, unit)
         return CheckOutput(
             metrics=metrics,
+            artifacts=artifacts,
             tables=[Table(title=f"Top features by mean |SHAP| per output ({kind} explainer; {unit})",
                           columns=["output", "feature", "mean |SHAP|", "share"], rows=rows_out)],
             summary=f"{kind} explainer, {len(values)} output(s); top feature " +
@@ -286,6 +293,31 @@ class TaskShapCheck(Check):
             evidence={"explainer": kind, "explained_output": unit, "outputs": list(values), "rows": len(
                 next(iter(values.values()))), "background": p.background, "protected_in_features": protected},
         )
+
+
+def _importance_plots(ctx: AuditContext, features: list[str], protected: list[str], proxies: dict[str, list[str]],
+                      plotted: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], n: int, level: float,
+                      unit: str) -> list[Artifact]:
+    """One importance chart per explained output (the regressor's value, or each class), as the binary SHAP
+    check draws: mean |SHAP| with its BCa interval, protected attributes and their proxies coloured."""
+    if ctx.out_dir is None:
+        return []
+    import re
+
+    from trustaudit.checks.explainability.plots import importance_svg
+
+    kinds = {f: "proxy" for fs in proxies.values() for f in fs}
+    kinds.update({a: "protected" for a in protected})
+    out: list[Artifact] = []
+    for i, (label, (imp, low, high)) in enumerate(plotted.items()):
+        slug = re.sub(r"[^A-Za-z0-9_-]+", "-", str(label)).strip("-") or f"output-{i}"
+        rel = f"explainability/task_shap_importance_{i}_{slug}.svg"
+        has_ci = bool(np.isfinite(low).all() and np.isfinite(high).all())
+        importance_svg(ctx.out_dir / rel, features, imp, low if has_ci else None, high if has_ci else None, kinds,
+                       f"mean |SHAP| ({unit})", f"Importance for {label} ({n} rows, {level:.0%} CI)")
+        out.append(Artifact(path=rel, media_type="image/svg+xml",
+                            title=f"SHAP global importance for {label} (mean |SHAP| with bootstrap interval)"))
+    return out
 
 
 def _t(x: np.ndarray, level: float) -> tuple[float, float] | None:
