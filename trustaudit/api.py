@@ -261,7 +261,7 @@ def widen_if_seed_sensitive(cls: type[Check], ctx: AuditContext, params: dict[st
     still = [c for c in again.conditions if seed_sensitive(c)]
     again.evidence["widened"] = {
         "reason": f"{names}: within {SEED_MARGIN_SE:g} standard errors of the bound at the first sample",
-        "params": {k: v for k, v in wider.items()},
+        "params": dict(wider),
         "first_status": res.status.value,
     }
     again.warnings.append(f"re-run on a wider sample ({', '.join(f'{k}={v}' for k, v in wider.items())}): "

@@ -155,11 +155,11 @@ class ReproducibilityCheck(Check):
         # 2. refit a clone on the training data
         reason = self._refit_not_applicable(ctx, params)
         if reason is None:
-            out = self._refit(ctx, params, warn)
-            if isinstance(out, str):
-                reason = out
+            fitted = self._refit(ctx, params, warn)
+            if isinstance(fitted, str):
+                reason = fitted
             else:
-                agree_k, n, max_diff, fit_s, work = out
+                agree_k, n, max_diff, fit_s, work = self._binary_refit(ctx, fitted)
                 fields: dict[str, Any] = {}
                 if fit_s > params.refit_time_budget_s:
                     stop = (f"not judged: stopped early after {fit_s:.1f} s (the refit ran past the "
@@ -222,7 +222,9 @@ class ReproducibilityCheck(Check):
 
     @staticmethod
     def _refit(ctx: AuditContext, params: ReproducibilityParams,
-               warn: list[str]) -> tuple[int, int, float | None, float, dict[str, int]] | str:
+               warn: list[str]) -> tuple[Any, np.ndarray, np.ndarray, float, dict[str, int]] | str:
+        """(refitted clone, sampled rows, its outputs on them (values of a regressor, else probabilities), fit
+        seconds, work budget), or why it was not refitted."""
         from sklearn.base import clone
         from threadpoolctl import threadpool_limits
 
@@ -249,12 +251,18 @@ class ReproducibilityCheck(Check):
             caught = list(rec)
         for w in caught[:3]:
             warn.append(f"refit: {w.category.__name__}: {str(w.message).splitlines()[0]}")
-        if ctx.task != "binary-classification":
-            return refit, idx, fit_s, budget  # type: ignore[return-value]  # compared by _run_task
-        classes = [str(c) for c in refit.classes_]
-        orig = [str(c) for c in ctx.model.classes]
-        if classes != orig:
-            return f"the refitted model has classes {classes}, the audited one {orig}"
+        if ctx.task != "regression":
+            classes = [str(c) for c in refit.classes_]
+            orig = [str(c) for c in ctx.model.classes]
+            if classes != orig:
+                return f"the refitted model has classes {classes}, the audited one {orig}"
+        return refit, idx, np.asarray(proba, dtype=float), fit_s, budget
+
+    @staticmethod
+    def _binary_refit(ctx: AuditContext, fitted: tuple[Any, np.ndarray, np.ndarray, float, dict[str, int]]
+                      ) -> tuple[int, int, float | None, float, dict[str, int]]:
+        """(labels agreeing with the audit, rows, largest change of the favourable probability, fit s, budget)."""
+        _, idx, proba, fit_s, budget = fitted
         fav = ctx.favorable_index
         pred = (proba.argmax(axis=1) == fav).astype(np.int8)
         agree = int((pred == ctx.y_pred[idx]).sum())
@@ -303,7 +311,7 @@ class ReproducibilityCheck(Check):
                 if rel is None:
                     f2 = {"judged": False, "note": "the target is constant: no scale"}
                 metrics.append(Metric(name=f"{stage}_value_max_diff_sd", value=rel, n=n, subject=how, **f2))
-                rows.append([stage, how, n, None, mx, mean])
+                rows.append([stage, how, n, mx, mean])
                 return f"{stage}: max |Δ prediction| {mx:.3g} ({(rel or 0.0):.2g} sd of the target) on {n} rows"
             assert names is not None
             labels = [names[o.argmax(axis=1)] for o in outs]
@@ -317,7 +325,7 @@ class ReproducibilityCheck(Check):
             metrics.append(rate_metric(f"{stage}_label_agreement", k, n, conf, **(fields or {
                 "note": f"{how}: arg-max class against the audited predictions"})))
             metrics.append(Metric(name=f"{stage}_max_abs_diff", value=mx, n=n, unit="probability", **fields))
-            rows.append([stage, how, n, k / n if n else None, mx, None])
+            rows.append([stage, how, n, k / n if n else None, mx])
             return f"{stage}: {k / n if n else 0.0:.1%} identical classes, max |Δp| {mx:.2g} on {n} rows"
 
         # 1. load twice and compare both with the audit
@@ -339,39 +347,27 @@ class ReproducibilityCheck(Check):
             if isinstance(out, str):
                 reason = out
             else:
-                refit, at, fit_s, work = out  # type: ignore[misc]
-                if not regression and [str(c) for c in refit.classes_] != [str(c) for c in ctx.model.classes]:
-                    reason = (f"the refitted model has classes {[str(c) for c in refit.classes_]}, the audited one "
-                              f"{[str(c) for c in ctx.model.classes]}")
-                else:
-                    fields: dict[str, Any] = {}
-                    if fit_s > params.refit_time_budget_s:
-                        fields = {"judged": False, "note": f"not judged: stopped early after {fit_s:.1f} s (the "
-                                  f"refit ran past the refit_time_budget_s = {params.refit_time_budget_s:g} s "
-                                  "safety stop)"}
-                        warn.append(f"refit ran {fit_s:.1f} s, past the {params.refit_time_budget_s:g} s safety "
-                                    "stop (refit_time_budget_s): refit metrics are reported, not judged")
-                    Xr = ctx.X.iloc[at]
-                    o = np.asarray(refit.predict(Xr) if regression else refit.predict_proba(Xr), dtype=float)
-                    parts.append(compare("refit", [o], at, "clone fitted on the training data", fields))
-                    evidence["refit"] = {"rows_compared": len(at), **work, "fit_elapsed_s": round(fit_s, 3),
-                                         "stopped_early": bool(fields)}
-                    self._version_note(ctx, warn)
+                _, at, o, fit_s, work = out
+                fields: dict[str, Any] = {}
+                if fit_s > params.refit_time_budget_s:
+                    fields = {"judged": False, "note": f"not judged: stopped early after {fit_s:.1f} s (the "
+                              f"refit ran past the refit_time_budget_s = {params.refit_time_budget_s:g} s "
+                              "safety stop)"}
+                    warn.append(f"refit ran {fit_s:.1f} s, past the {params.refit_time_budget_s:g} s safety "
+                                "stop (refit_time_budget_s): refit metrics are reported, not judged")
+                parts.append(compare("refit", [o], at, "clone fitted on the training data", fields))
+                evidence["refit"] = {"rows_compared": len(at), **work, "fit_elapsed_s": round(fit_s, 3),
+                                     "stopped_early": bool(fields)}
+                self._version_note(ctx, warn)
         if reason is not None:
             for name in refit_names:
                 metrics.append(Metric(name=name, value=None, judged=False, note=f"refit skipped: {reason}"))
             notes.append(f"refit skipped: {reason}")
-            rows.append(["refit", f"skipped: {reason}", None, None, None, None])
+            rows.append(["refit", f"skipped: {reason}", None, None, None])
             evidence["refit"] = {"skipped": reason}
             parts.append(notes[-1])
-        columns = (["test", "how", "rows", "label agreement", "max |Δ prediction|", "mean |Δ prediction|"]
-                   if regression else ["test", "how", "rows", "class agreement", "max |Δp| (any class)", ""])
-        if not regression:
-            columns = columns[:5]
-            rows = [r[:5] for r in rows]
-        else:
-            columns = [c for i, c in enumerate(columns) if i != 3]
-            rows = [[v for i, v in enumerate(r) if i != 3] for r in rows]
+        columns = (["test", "how", "rows", "max |Δ prediction|", "mean |Δ prediction|"] if regression
+                   else ["test", "how", "rows", "class agreement", "max |Δp| (any class)"])
         return CheckOutput(metrics=metrics, summary="; ".join(parts),
                            tables=[Table(title="Reproducibility", columns=columns, rows=rows)],
                            evidence=evidence, warnings=warn)
